@@ -1,0 +1,49 @@
+/**
+ * Everything that can happen to a session, as events, and the contract of the
+ * `connection` actor that does the I/O for one connection attempt.
+ */
+import type { SessionPolicy } from './session.policy.js';
+
+/** Who the connected account is, as Baileys reports it (`sock.user`). */
+export interface AccountIdentity {
+  id: string;
+  name?: string;
+}
+
+// ---- sent by the `connection` actor to its parent session ----
+export type ConnectionEvent =
+  | { type: 'CONNECTION.QR'; qr: string }
+  | { type: 'CONNECTION.OPEN'; me?: AccountIdentity }
+  | { type: 'CONNECTION.CLOSED'; statusCode?: number; message?: string }
+  | { type: 'PING.OK' }
+  | { type: 'PING.FAILED'; error: string };
+
+// ---- sent by the session to its `connection` actor ----
+export type ConnectionCommand = { type: 'PING' } | { type: 'LOGOUT' };
+
+/** What the session gives each `connection` actor it starts. */
+export interface ConnectionInput {
+  userId: string;
+  sessionId: string;
+  /** 1 for the first connect; grows with every reconnect. */
+  connectionNumber: number;
+  /** The connection must answer a PING within this, or report PING.FAILED. */
+  probeTimeoutMs: number;
+}
+
+// ---- sent by operators (the session manager) ----
+export type OperatorEvent =
+  | { type: 'STOP' } // terminate, keep credentials
+  | { type: 'LOGOUT' } // unlink the device, wipe credentials
+  | { type: 'RECONNECT' }; // from backingOff: connect now, counter reset
+
+// ---- raised by the session itself on its own clock ----
+export type TimerEvent = { type: 'TIMER.KEEP_ALIVE' } | { type: 'TIMER.HEALTH_CHECK' } | { type: 'TIMER.MILESTONE' };
+
+export type SessionEvent = ConnectionEvent | OperatorEvent | TimerEvent;
+
+export interface SessionInput {
+  userId: string;
+  sessionId: string;
+  policy?: Partial<SessionPolicy>;
+}

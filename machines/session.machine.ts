@@ -1,0 +1,426 @@
+/**
+ * The lifecycle of one WhatsApp session, as a statechart.
+ *
+ *   connecting ──OPEN──▶ open ◀──PING.OK── degraded
+ *       │  ▲               │ PING.FAILED ──▶   │
+ *       │  └─515 (at once)─┤                   │ no answer in degradedTimeoutMs
+ *       ▼                  ▼                   ▼
+ *   backingOff ◀──── lost link / connect deadline / dead probe
+ *       │ after reconnectDelay ──▶ connecting
+ *       ▼
+ *   terminated (final): stopped · loggedOut · forbidden · banned · replaced ·
+ *                       multideviceMismatch · qrTimeout · maxAttempts
+ *
+ * Pure definition: no I/O and no raw timers. Every delay is read from the
+ * policy and runs on the actor's clock (a SimulatedClock drives it in tests).
+ * Side effects are named and provided from outside with `sessionMachine.provide`:
+ *   - actor `connection`: one connection attempt (the Baileys socket in src/);
+ *   - action `wipeCredentials`: deletes the session's credentials after a logout;
+ *   - emitted `log` events: one SessionLogRecord each (src/ writes them with pino).
+ */
+import { assign, emit, fromCallback, sendTo, setup, stopChild } from 'xstate';
+import type { ErrorActorEvent } from 'xstate';
+import { classifyClose, type TerminatedReason } from './close-rules.js';
+import type { AccountIdentity, ConnectionCommand, ConnectionInput, SessionEvent, SessionInput } from './session.events.js';
+import { sessionLog, type SessionLogRecord } from './session.log.js';
+import { reconnectDelayMs, resolvePolicy, type SessionPolicy } from './session.policy.js';
+
+/** 515 right after 515 this many times is a loop, not a pairing: back off instead. */
+const maxRestartsInARow = 3;
+
+/** Ids of the self-addressed delayed events that serve as the connected-state intervals. */
+const keepAliveTimerId = 'keepAliveInterval';
+const healthCheckTimerId = 'healthCheckInterval';
+const milestoneTimerId = 'milestoneInterval';
+
+/** Counters of the current connected period (open or degraded); null when not connected. */
+export interface ConnectedPeriod {
+  /** Whether the last keep-alive probe was answered (false while degraded). */
+  lastProbeOk: boolean;
+  keepAlivePings: number;
+  healthChecks: number;
+  milestones: number;
+}
+
+export interface SessionContext {
+  userId: string;
+  sessionId: string;
+  policy: SessionPolicy;
+  /** Reconnect attempts since the last stable open. */
+  attempt: number;
+  /** The wait before the pending reconnect, jitter included; null unless backing off. */
+  retryDelayMs: number | null;
+  /** Connection actors started so far (the first connect is 1). */
+  connectionCount: number;
+  restartsInARow: number;
+  /** The QR currently offered for scanning. A secret: never logged. */
+  qr: string | null;
+  me: AccountIdentity | null;
+  lastDisconnect: { statusCode?: number; message?: string } | null;
+  terminatedReason: TerminatedReason | null;
+  connected: ConnectedPeriod | null;
+}
+
+/** A log line leaving the machine; src/ writes it with pino, tests capture it. */
+export interface SessionLogEvent {
+  type: 'log';
+  record: SessionLogRecord;
+}
+
+type CloseEvent = Extract<SessionEvent, { type: 'CONNECTION.CLOSED' }>;
+type Event = SessionEvent | ErrorActorEvent;
+
+/** The machine's own outline of one connection attempt; src/ provides the real one. */
+const connectionNotProvided = fromCallback<ConnectionCommand, ConnectionInput>(() => {
+  throw new Error('no connection actor provided: use sessionMachine.provide({ actors: { connection } })');
+});
+
+function linkState(connected: ConnectedPeriod): 'open' | 'degraded' {
+  return connected.lastProbeOk ? 'open' : 'degraded';
+}
+
+function closeOf(event: Event): CloseEvent {
+  return event.type === 'CONNECTION.CLOSED' ? event : { type: 'CONNECTION.CLOSED' };
+}
+
+const baseSetup = setup({
+  types: {
+    context: {} as SessionContext,
+    events: {} as Event,
+    input: {} as SessionInput,
+    emitted: {} as SessionLogEvent,
+  },
+  actors: {
+    connection: connectionNotProvided,
+  },
+  actions: {
+    /** Provided by src/: remove this session's credentials after a logout. */
+    wipeCredentials: () => {},
+    log: emit((_args, record: SessionLogRecord) => ({ type: 'log' as const, record })),
+    stopConnection: stopChild('connection'),
+    sendPing: sendTo('connection', { type: 'PING' }),
+    requestLogout: sendTo('connection', { type: 'LOGOUT' }),
+    storeQr: assign({ qr: ({ event }) => (event.type === 'CONNECTION.QR' ? event.qr : null) }),
+    recordOpen: assign({
+      me: ({ context, event }) => (event.type === 'CONNECTION.OPEN' && event.me ? event.me : context.me),
+      restartsInARow: 0,
+    }),
+    recordClose: assign({
+      lastDisconnect: ({ event }) => {
+        const { statusCode, message } = closeOf(event);
+        return { statusCode, message };
+      },
+    }),
+    recordFailure: assign({ lastDisconnect: (_, params: { message: string }) => ({ message: params.message }) }),
+    recordCrash: assign({
+      lastDisconnect: ({ event }) => {
+        const error = (event as ErrorActorEvent).error;
+        return { message: error instanceof Error ? error.message : String(error) };
+      },
+    }),
+    markProbe: assign({
+      connected: ({ context }, params: { ok: boolean }) => (context.connected ? { ...context.connected, lastProbeOk: params.ok } : null),
+    }),
+    clearQr: assign({ qr: null }),
+    countRestart: assign({ restartsInARow: ({ context }) => context.restartsInARow + 1 }),
+    resetAttempts: assign({ attempt: 0 }),
+    terminate: assign({ terminatedReason: (_, params: { reason: TerminatedReason }) => params.reason }),
+    terminateForClose: assign({
+      terminatedReason: ({ event }) => {
+        const { statusCode, message } = closeOf(event);
+        const verdict = classifyClose(statusCode, message, false);
+        return verdict.kind === 'terminate' ? verdict.reason : null;
+      },
+    }),
+  },
+  guards: {
+    /** More failures in a row than the policy allows. */
+    attemptsExhausted: ({ context }) => context.attempt > context.policy.maxReconnectAttempts,
+    closedByLogout: ({ event }) => closeOf(event).statusCode === 401,
+    closeIsFinal: ({ event }) => classifyClose(closeOf(event).statusCode, closeOf(event).message, false).kind === 'terminate',
+    closeAsksRestart: ({ context, event }) =>
+      classifyClose(closeOf(event).statusCode, closeOf(event).message, false).kind === 'restart' &&
+      context.restartsInARow < maxRestartsInARow,
+    qrRefsEnded: ({ event }) => {
+      const verdict = classifyClose(closeOf(event).statusCode, closeOf(event).message, true);
+      return verdict.kind === 'terminate' && verdict.reason === 'qrTimeout';
+    },
+  },
+  delays: {
+    reconnectDelay: ({ context }) => context.retryDelayMs ?? 0,
+    connectDeadline: ({ context }) => context.policy.connectDeadlineMs,
+    stableAfter: ({ context }) => context.policy.stableAfterMs,
+    degradedProbeInterval: ({ context }) => context.policy.degradedProbeIntervalMs,
+    degradedTimeout: ({ context }) => context.policy.degradedTimeoutMs,
+  },
+});
+
+// Composite actions: each one concern, made from XState's built-in actions only.
+const machineSetup = baseSetup.extend({
+  actions: {
+    /** A fresh `connection` actor for this attempt; the previous one, if any, is stopped first. */
+    startConnection: baseSetup.enqueueActions(({ context, enqueue }) => {
+      const connectionNumber = context.connectionCount + 1;
+      enqueue.stopChild('connection');
+      enqueue.assign({ connectionCount: connectionNumber, retryDelayMs: null });
+      enqueue.spawnChild('connection', {
+        id: 'connection',
+        input: {
+          userId: context.userId,
+          sessionId: context.sessionId,
+          connectionNumber,
+          probeTimeoutMs: context.policy.probeTimeoutMs,
+        },
+      });
+      enqueue.emit({ type: 'log', record: sessionLog.connecting(context, connectionNumber) });
+    }),
+    /** Entering the connected states: the keep-alive, health-check and milestone intervals start. */
+    startConnectedPeriod: baseSetup.enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ connected: { lastProbeOk: true, keepAlivePings: 0, healthChecks: 0, milestones: 0 } });
+      enqueue.raise({ type: 'TIMER.KEEP_ALIVE' }, { id: keepAliveTimerId, delay: context.policy.keepAliveIntervalMs });
+      enqueue.raise({ type: 'TIMER.HEALTH_CHECK' }, { id: healthCheckTimerId, delay: context.policy.healthCheckIntervalMs });
+      enqueue.raise({ type: 'TIMER.MILESTONE' }, { id: milestoneTimerId, delay: context.policy.milestoneIntervalMs });
+    }),
+    /** Leaving the connected states for anywhere else: the intervals stop, and say so. */
+    endConnectedPeriod: baseSetup.enqueueActions(({ context, enqueue }) => {
+      if (!context.connected) return;
+      enqueue.cancel(keepAliveTimerId);
+      enqueue.cancel(healthCheckTimerId);
+      enqueue.cancel(milestoneTimerId);
+      enqueue.emit({ type: 'log', record: sessionLog.clearedHealthCheck(context) });
+      enqueue.emit({ type: 'log', record: sessionLog.clearedKeepAlive(context) });
+      enqueue.assign({ connected: null });
+    }),
+    /** One keep-alive probe, then the next one armed. */
+    keepAlive: baseSetup.enqueueActions(({ context, enqueue }) => {
+      if (!context.connected) return;
+      enqueue.sendTo('connection', { type: 'PING' });
+      enqueue.assign({ connected: { ...context.connected, keepAlivePings: context.connected.keepAlivePings + 1 } });
+      enqueue.emit({ type: 'log', record: sessionLog.keepAlivePing(context, linkState(context.connected)) });
+      enqueue.raise({ type: 'TIMER.KEEP_ALIVE' }, { id: keepAliveTimerId, delay: context.policy.keepAliveIntervalMs });
+    }),
+    /** "Session health check ... alive" and the socket's health as the last probe left it. */
+    healthCheck: baseSetup.enqueueActions(({ context, enqueue }) => {
+      if (!context.connected) return;
+      const healthChecks = context.connected.healthChecks + 1;
+      const uptimeMs = healthChecks * context.policy.healthCheckIntervalMs;
+      enqueue.assign({ connected: { ...context.connected, healthChecks } });
+      enqueue.emit({ type: 'log', record: sessionLog.healthCheck(context, linkState(context.connected), uptimeMs) });
+      const socketLine = context.connected.lastProbeOk ? sessionLog.socketHealthy(context) : sessionLog.socketWarning(context);
+      enqueue.emit({ type: 'log', record: socketLine });
+      enqueue.raise({ type: 'TIMER.HEALTH_CHECK' }, { id: healthCheckTimerId, delay: context.policy.healthCheckIntervalMs });
+    }),
+    /** "Session milestone: N hours alive" at each full milestone interval of uptime. */
+    milestone: baseSetup.enqueueActions(({ context, enqueue }) => {
+      if (!context.connected) return;
+      const milestones = context.connected.milestones + 1;
+      const uptimeMs = milestones * context.policy.milestoneIntervalMs;
+      enqueue.assign({ connected: { ...context.connected, milestones } });
+      enqueue.emit({ type: 'log', record: sessionLog.milestone(context, linkState(context.connected), Math.round(uptimeMs / 3_600_000), uptimeMs) });
+      enqueue.raise({ type: 'TIMER.MILESTONE' }, { id: milestoneTimerId, delay: context.policy.milestoneIntervalMs });
+    }),
+    /** Entering backingOff: one more attempt and its (jittered) wait, announced unless the attempts are spent. */
+    beginBackoff: baseSetup.enqueueActions(({ context, enqueue }) => {
+      const attempt = context.attempt + 1;
+      if (attempt > context.policy.maxReconnectAttempts) {
+        enqueue.assign({ attempt, retryDelayMs: null });
+        return;
+      }
+      const retryDelayMs = reconnectDelayMs(context.policy, attempt, Math.random());
+      enqueue.assign({ attempt, retryDelayMs });
+      enqueue.emit({ type: 'log', record: sessionLog.reconnectionAttempt({ ...context, attempt }, retryDelayMs) });
+    }),
+  },
+});
+
+export const sessionMachine = machineSetup.createMachine({
+  id: 'session',
+  context: ({ input }) => ({
+    userId: input.userId,
+    sessionId: input.sessionId,
+    policy: resolvePolicy(input.policy),
+    attempt: 0,
+    retryDelayMs: null,
+    connectionCount: 0,
+    restartsInARow: 0,
+    qr: null,
+    me: null,
+    lastDisconnect: null,
+    terminatedReason: null,
+    connected: null,
+  }),
+  initial: 'connecting',
+  // These hold in every state that has a connection (connecting, open, degraded);
+  // backingOff overrides them, terminated is final and hears nothing.
+  on: {
+    STOP: { target: '.terminated', actions: { type: 'terminate', params: { reason: 'stopped' } } },
+    LOGOUT: {
+      target: '.terminated',
+      actions: ['requestLogout', { type: 'terminate', params: { reason: 'loggedOut' } }, 'wipeCredentials'],
+    },
+    'CONNECTION.CLOSED': [
+      // 401: the phone unlinked us. Credentials are dead: wipe them.
+      {
+        guard: 'closedByLogout',
+        target: '.terminated',
+        actions: ['recordClose', { type: 'terminate', params: { reason: 'loggedOut' } }, 'wipeCredentials'],
+      },
+      // 402/403/406/411/440: retrying cannot help, and a 440 retried fights the other client.
+      { guard: 'closeIsFinal', target: '.terminated', actions: ['recordClose', 'terminateForClose'] },
+      // 515 (after a QR scan): a new socket at once, not counted as an attempt.
+      {
+        guard: 'closeAsksRestart',
+        target: '.connecting',
+        reenter: true,
+        actions: ['recordClose', 'countRestart', { type: 'log', params: ({ context }) => sessionLog.restartRequired(context) }],
+      },
+      // Anything else (428, 408, 500, 503, no code): a lost link.
+      {
+        target: '.backingOff',
+        actions: [
+          'recordClose',
+          { type: 'log', params: ({ context, event }) => sessionLog.closed(context, 'closing', event.statusCode, event.message) },
+        ],
+      },
+    ],
+    // The connection actor itself threw: this attempt is lost, like a dropped link.
+    'xstate.error.actor.connection': {
+      target: '.backingOff',
+      actions: [
+        'recordCrash',
+        { type: 'log', params: ({ context }) => sessionLog.connectionCrashed(context, context.lastDisconnect?.message ?? 'unknown') },
+      ],
+    },
+  },
+  states: {
+    connecting: {
+      entry: ['endConnectedPeriod', 'startConnection'],
+      initial: 'handshaking',
+      states: {
+        handshaking: {
+          after: {
+            connectDeadline: {
+              target: '#session.backingOff',
+              actions: [
+                { type: 'recordFailure', params: { message: 'connect deadline passed' } },
+                { type: 'log', params: ({ context }) => sessionLog.connectDeadline(context, context.policy.connectDeadlineMs) },
+              ],
+            },
+          },
+          on: {
+            'CONNECTION.QR': {
+              target: 'awaitingQr',
+              actions: ['storeQr', { type: 'log', params: ({ context }) => sessionLog.qrReady(context) }],
+            },
+          },
+        },
+        // A QR is shown: no connect deadline here, a person is scanning. Baileys
+        // itself ends the QR refs (408 "QR refs attempts ended") when nobody does.
+        awaitingQr: {
+          exit: 'clearQr',
+          on: {
+            'CONNECTION.QR': { actions: 'storeQr' },
+            'CONNECTION.CLOSED': {
+              guard: 'qrRefsEnded',
+              target: '#session.terminated',
+              actions: ['recordClose', { type: 'terminate', params: { reason: 'qrTimeout' } }],
+            },
+          },
+        },
+      },
+      on: {
+        'CONNECTION.OPEN': { target: 'open', actions: ['recordOpen', 'startConnectedPeriod'] },
+      },
+    },
+
+    open: {
+      entry: { type: 'log', params: ({ context }) => sessionLog.opened(context) },
+      initial: 'settling',
+      states: {
+        // Closed before stableAfterMs: a flap, and the attempt counter stays.
+        settling: {
+          after: {
+            stableAfter: {
+              target: 'stable',
+              actions: ['resetAttempts', { type: 'log', params: ({ context }) => sessionLog.stable(context, context.policy.stableAfterMs) }],
+            },
+          },
+        },
+        stable: {},
+      },
+      on: {
+        'PING.FAILED': {
+          target: 'degraded',
+          actions: [
+            { type: 'markProbe', params: { ok: false } },
+            { type: 'log', params: ({ context, event }) => sessionLog.probeFailed(context, event.error) },
+          ],
+        },
+        'TIMER.KEEP_ALIVE': { actions: 'keepAlive' },
+        'TIMER.HEALTH_CHECK': { actions: 'healthCheck' },
+        'TIMER.MILESTONE': { actions: 'milestone' },
+      },
+    },
+
+    // A probe failed: the socket may be dead without knowing it. Probe faster;
+    // recover on the first answer, give the link up after degradedTimeoutMs.
+    degraded: {
+      initial: 'probing',
+      states: {
+        probing: {
+          after: { degradedProbeInterval: { target: 'probing', reenter: true, actions: 'sendPing' } },
+        },
+      },
+      after: {
+        degradedTimeout: {
+          target: 'backingOff',
+          actions: [
+            { type: 'recordFailure', params: { message: 'keep-alive probes unanswered' } },
+            { type: 'log', params: ({ context }) => sessionLog.degradedTimeout(context, context.policy.degradedTimeoutMs) },
+          ],
+        },
+      },
+      on: {
+        'PING.OK': {
+          target: 'open',
+          actions: [{ type: 'markProbe', params: { ok: true } }, { type: 'log', params: ({ context }) => sessionLog.recovered(context) }],
+        },
+        'TIMER.KEEP_ALIVE': { actions: 'keepAlive' },
+        'TIMER.HEALTH_CHECK': { actions: 'healthCheck' },
+        'TIMER.MILESTONE': { actions: 'milestone' },
+      },
+    },
+
+    backingOff: {
+      entry: ['endConnectedPeriod', 'stopConnection', 'beginBackoff'],
+      always: {
+        guard: 'attemptsExhausted',
+        target: 'terminated',
+        actions: [
+          { type: 'terminate', params: { reason: 'maxAttempts' } },
+          { type: 'log', params: ({ context }) => sessionLog.maxAttemptsReached(context) },
+        ],
+      },
+      after: { reconnectDelay: 'connecting' },
+      on: {
+        RECONNECT: { target: 'connecting', actions: 'resetAttempts' },
+        // No socket to tell: forget the device locally.
+        LOGOUT: { target: 'terminated', actions: [{ type: 'terminate', params: { reason: 'loggedOut' } }, 'wipeCredentials'] },
+        // A stopped connection has nothing more to say.
+        'CONNECTION.CLOSED': {},
+        'xstate.error.actor.connection': {},
+      },
+    },
+
+    terminated: {
+      type: 'final',
+      entry: [
+        'endConnectedPeriod',
+        'stopConnection',
+        { type: 'log', params: ({ context }) => sessionLog.terminated(context, context.terminatedReason ?? 'unknown') },
+      ],
+    },
+  },
+});
+
+export type SessionMachine = typeof sessionMachine;
