@@ -1,0 +1,211 @@
+/**
+ * A WhatsApp Web server for tests, demos and benchmarks, on loopback only.
+ *
+ * Real Baileys connects to it (`waWebSocketUrl: sim.url`), completes its Noise
+ * handshake, shows QR codes, pairs with a simulated phone, logs in, answers
+ * pings — and suffers whatever fault a test asks for.
+ */
+import { EventEmitter, once } from 'node:events';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { createNoiseIdentity, type NoiseIdentity } from './certificates.js';
+import { parseQr, type LinkedDevice } from './phone.js';
+import {
+  defaultBehaviour,
+  SimulatedConnection,
+  type BlackholeOptions,
+  type DeviceRegistry,
+  type SimulatorBehaviour,
+} from './simulated-connection.js';
+
+export interface WaSimulatorOptions {
+  /** Loopback address to bind; anything else is refused. Default 127.0.0.1. */
+  host?: string;
+  /** Port; default 0 (any free one). */
+  port?: number;
+  behaviour?: Partial<SimulatorBehaviour>;
+}
+
+export interface SimulatorCounters {
+  connectionsAccepted: number;
+  upgradesRejected: number;
+  handshakesCompleted: number;
+  logins: number;
+  pairings: number;
+  /** Most connections logged in as the same device at the same moment. */
+  maxConcurrentLoginsPerDevice: number;
+}
+
+const loopbackHosts = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export class WaSimulator extends EventEmitter {
+  readonly behaviour: SimulatorBehaviour;
+  readonly counters: SimulatorCounters = {
+    connectionsAccepted: 0,
+    upgradesRejected: 0,
+    handshakesCompleted: 0,
+    logins: 0,
+    pairings: 0,
+    maxConcurrentLoginsPerDevice: 0,
+  };
+  /** Answer the WebSocket upgrade with HTTP 403 (Baileys then hangs, reporting nothing). */
+  rejectUpgrades = false;
+
+  private readonly identity: NoiseIdentity = createNoiseIdentity();
+  private readonly http: Server;
+  private readonly wss = new WebSocketServer({ noServer: true });
+  private readonly connections = new Map<number, SimulatedConnection>();
+  private readonly devices = new Map<string, { linked: boolean }>();
+  private readonly rawSockets = new Set<Socket>();
+  private nextConnectionId = 1;
+  private nextPhone = 15550000001;
+
+  constructor(private readonly options: WaSimulatorOptions = {}) {
+    super();
+    const host = options.host ?? '127.0.0.1';
+    if (!loopbackHosts.has(host)) throw new Error(`the simulator only listens on loopback, not ${host}`);
+    this.behaviour = { ...defaultBehaviour, ...options.behaviour };
+    this.http = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket only\n');
+    });
+    this.http.on('connection', (socket) => {
+      this.rawSockets.add(socket);
+      socket.once('close', () => this.rawSockets.delete(socket));
+    });
+    this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket as Socket, head));
+  }
+
+  async start(): Promise<this> {
+    this.http.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1');
+    await once(this.http, 'listening');
+    return this;
+  }
+
+  /** The URL to give Baileys as `waWebSocketUrl`. */
+  get url(): string {
+    const address = this.http.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `ws://${host}:${address.port}/ws/chat`;
+  }
+
+  /** Connections still open, oldest first. */
+  get openConnections(): SimulatedConnection[] {
+    return [...this.connections.values()].filter((c) => c.isOpen);
+  }
+
+  /** Open connections logged in as `jid` (or as any device, without it). */
+  loggedIn(jid?: string): SimulatedConnection[] {
+    return this.openConnections.filter((c) => c.phase === 'loggedIn' && (jid === undefined || c.jid === jid));
+  }
+
+  connection(id: number): SimulatedConnection | undefined {
+    return this.connections.get(id);
+  }
+
+  /** Apply a fault to every open connection (or to those `filter` picks). */
+  forEach(action: (connection: SimulatedConnection) => void, filter: (c: SimulatedConnection) => boolean = () => true): number {
+    const targets = this.openConnections.filter(filter);
+    for (const connection of targets) action(connection);
+    return targets.length;
+  }
+
+  closeAll(): number {
+    return this.forEach((c) => c.close());
+  }
+
+  resetAll(): number {
+    return this.forEach((c) => c.reset());
+  }
+
+  blackholeAll(options?: BlackholeOptions): number {
+    return this.forEach((c) => c.blackhole(options));
+  }
+
+  /** Whether a device may log in: linked, or unknown while unknown devices are accepted. */
+  isLinked(jid: string): boolean {
+    return this.devices.get(jid)?.linked ?? false;
+  }
+
+  /** The phone unlinks a device: its open connections get 401, later logins too. */
+  unlinkDevice(jid: string): void {
+    this.devices.set(jid, { linked: false });
+    for (const connection of this.loggedIn(jid)) connection.failure(401);
+  }
+
+  /**
+   * A phone scans `qr` (the text Baileys emitted): the connection showing that
+   * ref gets pair-success, then the 515 restart. Returns the new device.
+   */
+  scanQr(qr: string, phone = String(this.nextPhone++)): LinkedDevice {
+    const scan = parseQr(qr);
+    const connection = this.openConnections.find((c) => c.phase === 'awaitingScan' && c.refs.includes(scan.ref));
+    if (!connection) throw new Error('no open connection is showing that QR');
+    const device: LinkedDevice = { jid: `${phone}:${connection.id}@s.whatsapp.net`, lid: `${phone}0:${connection.id}@lid` };
+    connection.completePairing(scan, device);
+    return device;
+  }
+
+  async stop(): Promise<void> {
+    for (const connection of this.connections.values()) connection.dispose();
+    for (const client of this.wss.clients) client.terminate();
+    for (const socket of this.rawSockets) socket.destroy();
+    this.wss.close();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    if (this.rejectUpgrades) {
+      this.counters.upgradesRejected += 1;
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const id = this.nextConnectionId++;
+      const connection = new SimulatedConnection(id, ws, socket, this.identity, this.behaviour, this.registry);
+      this.connections.set(id, connection);
+      this.counters.connectionsAccepted += 1;
+      connection.on('closed', () => {
+        this.connections.delete(id);
+        this.emit('closed', connection);
+      });
+      connection.on('pairing', () => {
+        this.counters.handshakesCompleted += 1;
+        this.emit('pairing', connection);
+      });
+      connection.on('login', () => this.emit('login', connection));
+      connection.on('paired', (_c: SimulatedConnection, device: LinkedDevice) => this.emit('paired', connection, device));
+      connection.on('logout', () => this.emit('logout', connection));
+      connection.on('protocolError', (error: unknown) => this.emit('protocolError', connection, error));
+      this.emit('connection', connection);
+    });
+  }
+
+  private readonly registry: DeviceRegistry = {
+    loginVerdict: (jid) => {
+      this.counters.handshakesCompleted += 1;
+      const known = this.devices.get(jid);
+      if (known) return known.linked ? 'ok' : 'loggedOut';
+      if (!this.behaviour.acceptUnknownDevices) return 'loggedOut';
+      this.devices.set(jid, { linked: true });
+      return 'ok';
+    },
+    onLoggedIn: (connection) => {
+      this.counters.logins += 1;
+      const jid = connection.jid!;
+      // As WhatsApp does: a second login of the same device replaces the first (440).
+      for (const older of this.loggedIn(jid)) if (older !== connection) older.conflict();
+      const concurrent = this.loggedIn(jid).length;
+      this.counters.maxConcurrentLoginsPerDevice = Math.max(this.counters.maxConcurrentLoginsPerDevice, concurrent);
+    },
+    link: (device) => {
+      this.counters.pairings += 1;
+      this.devices.set(device.jid, { linked: true });
+    },
+    unlink: (jid) => {
+      this.devices.set(jid, { linked: false });
+    },
+  };
+}
+
+export type { SimulatedConnection, SimulatorBehaviour, BlackholeOptions };
