@@ -1,0 +1,188 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WaSimulator } from '../../src/sim/wa-simulator.js';
+import { memoryAuth, registeredCreds } from '../support/memory-auth.js';
+import { startLiveSession } from '../support/live-session.js';
+
+let sim: WaSimulator;
+let sessions: ReturnType<typeof startLiveSession>[] = [];
+
+beforeEach(async () => {
+  sim = await new WaSimulator().start();
+  sessions = [];
+});
+
+afterEach(async () => {
+  for (const s of sessions) s.actor.stop();
+  await sim.stop();
+});
+
+function live(options: Omit<Parameters<typeof startLiveSession>[0], 'sim'>) {
+  const session = startLiveSession({ sim, ...options });
+  sessions.push(session);
+  return session;
+}
+
+describe('real Baileys against the simulator', () => {
+  it('a registered device logs in and goes open, reporting who it is', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds('15550004444', 7)) });
+    await s.reach('open');
+    expect(s.context.me?.id).toBe('15550004444:7@s.whatsapp.net');
+    expect(sim.loggedIn('15550004444:7@s.whatsapp.net')).toHaveLength(1);
+  });
+
+  it('a fresh device shows the QR, and unscanned QRs end as qrTimeout', async () => {
+    sim.behaviour.qrRefCount = 2;
+    const s = live({ auth: memoryAuth(), socket: { qrTimeoutMs: 150 } });
+    await s.reach('connecting.awaitingQr');
+    const [connection] = sim.openConnections;
+    expect(s.context.qr).toContain(connection!.refs[0]);
+    const done = await s.reach('terminated');
+    expect(done.context.terminatedReason).toBe('qrTimeout');
+    expect(s.states).not.toContain('backingOff');
+  });
+
+  it('a scanned QR pairs, restarts (515) and is open again within a second, without backing off', async () => {
+    const auth = memoryAuth();
+    const s = live({ auth });
+    const showing = await s.reach('connecting.awaitingQr');
+    const startedAt = Date.now();
+    const device = sim.scanQr(showing.context.qr!);
+    await s.reach('open');
+    expect(Date.now() - startedAt).toBeLessThan(1_000);
+    expect(s.states).not.toContain('backingOff');
+    expect(s.context.me?.id).toBe(device.jid);
+    expect(auth.state.creds.me?.id).toBe(device.jid);
+    expect(s.context.connectionCount).toBe(2);
+    expect(s.context.lastDisconnect?.statusCode).toBe(515);
+  });
+
+  const finalFaults = [
+    ['failure 401', (c: WaSimulator['openConnections'][number]) => c.failure(401), 'loggedOut'],
+    ['failure 403', (c: WaSimulator['openConnections'][number]) => c.failure(403), 'forbidden'],
+    ['conflict', (c: WaSimulator['openConnections'][number]) => c.conflict(), 'replaced'],
+    ['downgrade', (c: WaSimulator['openConnections'][number]) => c.downgrade(), 'multideviceMismatch'],
+  ] as const;
+  for (const [name, inflict, reason] of finalFaults) {
+    it(`${name} ends the session as ${reason}`, async () => {
+      const s = live({ auth: memoryAuth(registeredCreds()) });
+      await s.reach('open');
+      inflict(sim.openConnections[0]!);
+      const done = await s.reach('terminated');
+      expect(done.context.terminatedReason).toBe(reason);
+      expect(s.credentialWipes).toBe(reason === 'loggedOut' ? 1 : 0);
+      expect(sim.counters.connectionsAccepted).toBe(1);
+    });
+  }
+
+  const lostLinks = [
+    ['a clean close', (c: WaSimulator['openConnections'][number]) => c.close(), 428],
+    ['a TCP reset', (c: WaSimulator['openConnections'][number]) => c.reset(), 428],
+    ['stream error 503', (c: WaSimulator['openConnections'][number]) => c.streamError(503), 503],
+    ['an unknown stream error', (c: WaSimulator['openConnections'][number]) => c.unknownStreamError(), 500],
+  ] as const;
+  for (const [name, inflict, statusCode] of lostLinks) {
+    it(`${name} (${statusCode}) backs off, then reconnects to open`, async () => {
+      const s = live({ auth: memoryAuth(registeredCreds()) });
+      await s.reach('open');
+      inflict(sim.openConnections[0]!);
+      await s.reach('backingOff');
+      expect(s.context.lastDisconnect?.statusCode).toBe(statusCode);
+      await s.reachAfter('backingOff', 'open');
+      expect(s.states).toEqual(['connecting', 'open', 'backingOff', 'connecting', 'open']);
+      expect(sim.loggedIn()).toHaveLength(1);
+    });
+  }
+
+  it('stream error 515 while open reconnects at once, not counted', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()) });
+    await s.reach('open');
+    sim.openConnections[0]!.streamError(515);
+    await s.reachAfter('open', 'open');
+    expect(s.states).toEqual(['connecting', 'open', 'connecting', 'open']);
+    expect(s.context.attempt).toBe(0);
+  });
+
+  it('an unanswered handshake fails with 408 after connectTimeoutMs and backs off', async () => {
+    sim.behaviour.noHandshakeReply = true;
+    const s = live({ auth: memoryAuth(registeredCreds()), socket: { connectTimeoutMs: 300 } });
+    await s.reach('backingOff');
+    expect(s.context.lastDisconnect?.statusCode).toBe(408);
+  });
+
+  it('HTTP 403 at the upgrade (Baileys hangs silently) is cut by the connect deadline', async () => {
+    sim.rejectUpgrades = true;
+    const s = live({ auth: memoryAuth(registeredCreds()), policy: { connectDeadlineMs: 400 } });
+    await s.reach('backingOff');
+    expect(s.context.lastDisconnect?.message).toBe('connect deadline passed');
+    expect(sim.counters.upgradesRejected).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a login that never comes is cut by the connect deadline, then recovers once the server answers', async () => {
+    sim.behaviour.withholdLogin = true;
+    const s = live({ auth: memoryAuth(registeredCreds()), policy: { connectDeadlineMs: 400 } });
+    await s.reach('backingOff');
+    expect(s.context.lastDisconnect?.message).toBe('connect deadline passed');
+    sim.behaviour.withholdLogin = false;
+    await s.reach('open');
+  });
+
+  it('a blackholed link: probe fails → degraded → backingOff → reconnect → open', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), policy: { keepAliveIntervalMs: 300 } });
+    await s.reach('open');
+    sim.openConnections[0]!.blackhole();
+    await s.reach('degraded');
+    await s.reach('backingOff');
+    expect(s.context.lastDisconnect?.message).toBe('keep-alive probes unanswered');
+    await s.reach('open');
+    expect(s.states).toEqual(['connecting', 'open', 'degraded', 'backingOff', 'connecting', 'open']);
+  });
+
+  it('the dead-link watchdog cuts a silent socket without waiting for a probe', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), staleLinkAfterMs: 500, socket: { keepAliveIntervalMs: 200 } });
+    await s.reach('open');
+    sim.openConnections[0]!.blackhole({ stopReading: true });
+    await s.reach('backingOff');
+    expect(s.context.lastDisconnect).toMatchObject({ statusCode: 408 });
+    expect(s.context.lastDisconnect?.message).toContain('link presumed dead');
+    await s.reach('open');
+  });
+
+  it('probes answered by the server keep the session open', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), policy: { keepAliveIntervalMs: 100 } });
+    await s.reach('open');
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(s.actor.getSnapshot().matches('open')).toBe(true);
+    expect(sim.openConnections[0]!.counters.pingsAnswered).toBeGreaterThanOrEqual(3);
+  });
+
+  it('LOGOUT unlinks the device at the server and wipes credentials', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds('15550005555', 2)) });
+    await s.reach('open');
+    const loggedOut = new Promise((resolve) => sim.once('logout', resolve));
+    s.actor.send({ type: 'LOGOUT' });
+    await loggedOut;
+    expect(sim.isLinked('15550005555:2@s.whatsapp.net')).toBe(false);
+    expect(s.credentialWipes).toBe(1);
+  });
+
+  it('STOP leaves no socket at the simulator and no handle in the process', async () => {
+    const handlesBefore = countHandles();
+    const s = live({ auth: memoryAuth(registeredCreds()) });
+    await s.reach('open');
+    s.actor.send({ type: 'STOP' });
+    await waitUntil(() => sim.openConnections.length === 0, 3_000);
+    await waitUntil(() => countHandles() <= handlesBefore, 3_000);
+    expect(sim.openConnections).toHaveLength(0);
+    expect(countHandles()).toBeLessThanOrEqual(handlesBefore);
+  });
+});
+
+/** Sockets and timers the process holds (vitest's own are in the baseline). */
+function countHandles(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout').length;
+}
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+}

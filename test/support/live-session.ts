@@ -1,0 +1,76 @@
+/**
+ * One session actor driving real Baileys against the simulator, on the real
+ * clock with short policy values.
+ */
+import { pino } from 'pino';
+import { createActor, waitFor } from 'xstate';
+import { sessionMachine } from '../../machines/session.machine.js';
+import type { SessionLogRecord } from '../../machines/session.log.js';
+import type { SessionPolicy } from '../../machines/session.policy.js';
+import { createConnectionLogic, type AuthStateHandle } from '../../src/whatsapp/connection.actor.js';
+import { resolveSocketOptions, type WhatsAppSocketOptions } from '../../src/whatsapp/socket-options.js';
+import type { WaSimulator } from '../../src/sim/wa-simulator.js';
+
+/** Fast enough for tests, slow enough that nothing fires by accident. */
+export const quickPolicy: Partial<SessionPolicy> = {
+  reconnectDelaysMs: [100, 200],
+  maxReconnectAttempts: 5,
+  keepAliveIntervalMs: 60_000,
+  healthCheckIntervalMs: 60_000,
+  connectDeadlineMs: 3_000,
+  probeTimeoutMs: 300,
+  degradedProbeIntervalMs: 200,
+  degradedTimeoutMs: 700,
+};
+
+export function startLiveSession(options: {
+  sim: WaSimulator;
+  auth: AuthStateHandle;
+  policy?: Partial<SessionPolicy>;
+  socket?: Partial<WhatsAppSocketOptions>;
+  staleLinkAfterMs?: number;
+}) {
+  const states: string[] = [];
+  const logs: SessionLogRecord[] = [];
+  let credentialWipes = 0;
+  const connection = createConnectionLogic({
+    openAuthState: async () => options.auth,
+    socketOptions: resolveSocketOptions({ waWebSocketUrl: options.sim.url, connectTimeoutMs: 2_000, ...options.socket }),
+    baileysLogger: pino({ level: 'silent' }),
+    staleLinkAfterMs: options.staleLinkAfterMs ?? 0,
+  });
+  const machine = sessionMachine.provide({
+    actors: { connection },
+    actions: {
+      wipeCredentials: () => {
+        credentialWipes += 1;
+      },
+    },
+  });
+  const actor = createActor(machine, { input: { userId: 'e2e', sessionId: 'main', policy: { ...quickPolicy, ...options.policy } } });
+  actor.subscribe((snapshot) => {
+    const top = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value)[0]!;
+    if (states.at(-1) !== top) states.push(top);
+  });
+  actor.on('log', ({ record }) => logs.push(record));
+  actor.start();
+
+  const reach = (state: string, timeoutMs = 5_000) => waitFor(actor, (s) => s.matches(state as never), { timeout: timeoutMs });
+  return {
+    actor,
+    states,
+    logs,
+    get credentialWipes() {
+      return credentialWipes;
+    },
+    get context() {
+      return actor.getSnapshot().context;
+    },
+    reach,
+    /** Resolves once the session is in `state` again after having left it. */
+    async reachAfter(leave: string, state: string, timeoutMs = 5_000) {
+      await waitFor(actor, (s) => !s.matches(leave as never), { timeout: timeoutMs });
+      return reach(state, timeoutMs);
+    },
+  };
+}
