@@ -46,6 +46,8 @@ export interface ConnectionDependencies {
    * keepAliveIntervalMs, so a healthy link is never this quiet. 0 turns it off.
    */
   staleLinkAfterMs: number;
+  /** Bounds how many attempts handshake at once; the slot is held until QR, open or close. */
+  admission?: { acquire(): Promise<() => void> };
   /** Told about each live socket (for pairing codes); null when it goes. */
   onSocket?(userId: string, sessionId: string, socket: WASocket | null): void;
 }
@@ -70,8 +72,14 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     let lastFrameAt = Date.now();
     let watchdog: NodeJS.Timeout | null = null;
     const messages = new RecentMessageStore();
+    let releaseAdmission: (() => void) | null = null;
+    const leaveAdmission = () => {
+      releaseAdmission?.();
+      releaseAdmission = null;
+    };
 
     const report = (event: ConnectionEvent) => {
+      if (event.type.startsWith('CONNECTION.')) leaveAdmission();
       if (stopped) return;
       if (event.type === 'CONNECTION.CLOSED') {
         if (closedReported) return;
@@ -109,6 +117,9 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     };
 
     const start = async () => {
+      const release = deps.admission ? await deps.admission.acquire() : null;
+      if (stopped) return release?.();
+      releaseAdmission = release;
       const auth = await deps.openAuthState(userId, sessionId);
       if (stopped) return;
       sock = makeWASocket({
@@ -159,6 +170,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
 
     return () => {
       stopped = true;
+      leaveAdmission();
       if (watchdog) clearInterval(watchdog);
       const current = sock;
       if (!current) return;

@@ -1,0 +1,27 @@
+/**
+ * API key check: `Authorization: Bearer <key>` or `X-Api-Key: <key>` on every
+ * route but the open ones, compared in constant time.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+export function presentedKey(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7);
+  const apiKey = request.headers['x-api-key'];
+  return typeof apiKey === 'string' ? apiKey : null;
+}
+
+export function requireApiKey(app: FastifyInstance, apiKey: string | null, openPaths: readonly string[]): void {
+  if (!apiKey) return;
+  const expected = digest(apiKey);
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?')[0]!;
+    if (openPaths.includes(path)) return;
+    const presented = presentedKey(request);
+    if (presented !== null && timingSafeEqual(digest(presented), expected)) return;
+    return reply.code(401).send({ error: 'unauthorized', message: 'Authorization: Bearer <API_KEY> or X-Api-Key required' });
+  });
+}

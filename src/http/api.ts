@@ -1,0 +1,44 @@
+/**
+ * The HTTP API (Fastify). Options:
+ *   manager   the session manager (required)
+ *   logger    pino instance for request logs (required)
+ *   apiKey    when set, required on every route but /health (default none)
+ *   bodyLimit bytes; larger bodies get 413 (default 64 KiB)
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../logging/logger.js';
+import type { SessionManager } from '../service/session-manager.js';
+import { requireApiKey } from './api-key.js';
+import { installErrorHandler } from './errors.js';
+import { renderMetrics } from './metrics.js';
+import { sessionRoutes } from './session-routes.js';
+
+export interface ApiOptions {
+  manager: SessionManager;
+  logger: Logger;
+  apiKey?: string | null;
+  bodyLimit?: number;
+  /** Plugins that add routes (the inspector), registered behind the API key. */
+  plugins?: Array<(app: FastifyInstance) => void | Promise<void>>;
+}
+
+export const defaultBodyLimitBytes = 64 * 1024;
+
+export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? defaultBodyLimitBytes,
+    disableRequestLogging: false,
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+  });
+  installErrorHandler(app);
+  requireApiKey(app, options.apiKey ?? null, ['/health']);
+  const startedAt = Date.now();
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(renderMetrics(options.manager, startedAt)));
+  sessionRoutes(app, options.manager);
+  for (const plugin of options.plugins ?? []) await plugin(app);
+  await app.ready();
+  return app;
+}

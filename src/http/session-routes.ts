@@ -1,0 +1,109 @@
+/**
+ * The /sessions routes. Ids are checked by JSON schema before any handler
+ * runs, so a bad id is a 400 naming the field and never reaches the disk.
+ */
+import type { FastifyInstance } from 'fastify';
+import QRCode from 'qrcode';
+import type { SessionManager } from '../service/session-manager.js';
+import type { SessionView } from '../service/session-view.js';
+import { idPattern } from '../store/session-key.js';
+
+const id = { type: 'string', pattern: idPattern.source, minLength: 1, maxLength: 64 } as const;
+const sessionParams = {
+  type: 'object',
+  required: ['userId', 'sessionId'],
+  properties: { userId: id, sessionId: id },
+} as const;
+
+interface SessionParams {
+  userId: string;
+  sessionId: string;
+}
+
+export function sessionRoutes(app: FastifyInstance, manager: SessionManager): void {
+  app.post<{ Body: { userId: string; sessionId?: string } }>(
+    '/sessions',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['userId'],
+          additionalProperties: false,
+          properties: { userId: id, sessionId: id },
+        },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await manager.create(request.body.userId, request.body.sessionId ?? 'default')),
+  );
+
+  app.get('/sessions', async () => manager.list());
+
+  app.get<{ Params: SessionParams }>('/sessions/:userId/:sessionId', { schema: { params: sessionParams } }, async (request) =>
+    manager.get(request.params.userId, request.params.sessionId),
+  );
+
+  const actions: Record<string, (p: SessionParams) => Promise<SessionView>> = {
+    start: (p) => manager.start(p.userId, p.sessionId),
+    stop: (p) => manager.stop(p.userId, p.sessionId),
+    restart: (p) => manager.restart(p.userId, p.sessionId),
+    logout: (p) => manager.logout(p.userId, p.sessionId),
+  };
+  for (const [name, act] of Object.entries(actions)) {
+    app.post<{ Params: SessionParams }>(`/sessions/:userId/:sessionId/${name}`, { schema: { params: sessionParams } }, async (request, reply) =>
+      reply.code(202).send(await act(request.params)),
+    );
+  }
+
+  app.delete<{ Params: SessionParams }>('/sessions/:userId/:sessionId', { schema: { params: sessionParams } }, async (request, reply) => {
+    await manager.remove(request.params.userId, request.params.sessionId);
+    return reply.code(204).send();
+  });
+
+  app.get<{ Params: SessionParams; Querystring: { format?: 'png' | 'raw' } }>(
+    '/sessions/:userId/:sessionId/qr',
+    {
+      schema: {
+        params: sessionParams,
+        querystring: { type: 'object', properties: { format: { type: 'string', enum: ['png', 'raw'] } } },
+      },
+    },
+    async (request, reply) => {
+      const qr = manager.pendingQr(request.params.userId, request.params.sessionId);
+      if (request.query.format === 'raw') return { qr };
+      return reply.type('image/png').header('cache-control', 'no-store').send(await QRCode.toBuffer(qr, { type: 'png', margin: 2, width: 320 }));
+    },
+  );
+
+  app.post<{ Params: SessionParams; Body: { phoneNumber: string } }>(
+    '/sessions/:userId/:sessionId/pairing-code',
+    {
+      schema: {
+        params: sessionParams,
+        body: {
+          type: 'object',
+          required: ['phoneNumber'],
+          additionalProperties: false,
+          properties: { phoneNumber: { type: 'string', pattern: '^[0-9]{6,15}$' } },
+        },
+      },
+    },
+    async (request) => ({
+      code: await manager.requestPairingCode(request.params.userId, request.params.sessionId, request.body.phoneNumber),
+    }),
+  );
+
+  app.get<{ Params: SessionParams }>('/sessions/:userId/:sessionId/events', { schema: { params: sessionParams } }, (request, reply) => {
+    const { userId, sessionId } = request.params;
+    const first = manager.get(userId, sessionId);
+    reply.hijack();
+    const out = reply.raw;
+    out.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const send = (view: SessionView) => out.write(`event: transition\ndata: ${JSON.stringify(view)}\n\n`);
+    send(first);
+    const onTransition = (view: SessionView) => {
+      if (view.userId === userId && view.sessionId === sessionId) send(view);
+    };
+    manager.on('transition', onTransition);
+    request.raw.on('close', () => manager.off('transition', onTransition));
+  });
+}

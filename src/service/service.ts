@@ -1,0 +1,53 @@
+/**
+ * The whole service wired together: store → manager → HTTP API. `main.ts`
+ * runs it from the environment; tests and the demo build it in-process.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ServiceConfig } from '../config.js';
+import { buildApi } from '../http/api.js';
+import type { Logger } from '../logging/logger.js';
+import { SessionStore } from '../store/session-store.js';
+import { resolveSocketOptions } from '../whatsapp/socket-options.js';
+import { SessionManager, type SessionManagerOptions } from './session-manager.js';
+
+export interface Service {
+  manager: SessionManager;
+  api: FastifyInstance;
+  /** Where the API listens, once started. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startService(
+  config: ServiceConfig,
+  logger: Logger,
+  extra: Pick<SessionManagerOptions, 'connectionLogic' | 'inspect' | 'staleLinkAfterMs'> & { plugins?: Parameters<typeof buildApi>[0]['plugins'] } = {},
+): Promise<Service> {
+  const store = new SessionStore(config.sessionsDir);
+  const manager = new SessionManager({
+    store,
+    logger,
+    policy: config.policy,
+    socketOptions: resolveSocketOptions({
+      waWebSocketUrl: config.waWebSocketUrl,
+      keepAliveIntervalMs: config.waKeepAliveIntervalMs,
+      connectTimeoutMs: config.connectTimeoutMs,
+      printQrInTerminal: config.printQr,
+    }),
+    maxConcurrentConnects: config.maxConcurrentConnects,
+    ...extra,
+  });
+  const api = await buildApi({ manager, logger, apiKey: config.apiKey, plugins: extra.plugins });
+  const url = await api.listen({ port: config.port, host: config.host });
+  const restored = await manager.restore();
+  logger.info({ url, restored, sessionsDir: store.root }, `wa-vigil listening on ${url}, ${restored} session(s) restored`);
+  return {
+    manager,
+    api,
+    url,
+    stop: async () => {
+      await api.close();
+      await manager.shutdown();
+    },
+  };
+}

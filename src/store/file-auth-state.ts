@@ -1,0 +1,96 @@
+/**
+ * A session's Baileys credentials in one folder, in the layout of Baileys'
+ * useMultiFileAuthState (creds.json plus `<type>-<id>.json` per signal key,
+ * BufferJSON-encoded), so an existing Baileys auth folder drops in and works.
+ * Unlike it, every write is atomic (see atomic-file.ts): a crash mid-write
+ * cannot leave a half-written creds.json behind.
+ */
+import { readdir } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
+import { BufferJSON, initAuthCreds, proto, type AuthenticationCreds, type SignalDataTypeMap } from '@whiskeysockets/baileys';
+import type { AuthStateHandle } from '../whatsapp/connection.actor.js';
+import { drain, readFileIfExists, removeFile, writeFileAtomic } from './atomic-file.js';
+
+export const credsFileName = 'creds.json';
+
+/** The same file names Baileys' useMultiFileAuthState uses. */
+export function keyFileName(type: string, id: string): string {
+  return `${type}-${id}.json`.replace(/\//g, '__').replace(/:/g, '-');
+}
+
+export interface FileAuthState extends AuthStateHandle {
+  /** Whether creds.json existed when opened (false: fresh credentials were made). */
+  readonly existed: boolean;
+  /** Stop writing, wait for queued writes, delete creds and keys. The folder stays. */
+  wipe(): Promise<void>;
+  /** Wait for every queued write. */
+  flush(): Promise<void>;
+}
+
+export class CorruptCredentialsError extends Error {
+  readonly code = 'ERR_CORRUPT_CREDENTIALS';
+}
+
+export async function openFileAuthState(folder: string): Promise<FileAuthState> {
+  const root = resolve(folder);
+  const inside = (file: string) => {
+    const path = resolve(root, file);
+    if (!path.startsWith(root + sep)) throw new Error(`refusing to touch ${file}: outside the session folder`);
+    return path;
+  };
+  let wiped = false;
+
+  const read = async (file: string): Promise<unknown> => {
+    const text = await readFileIfExists(inside(file));
+    if (text === null) return null;
+    try {
+      return JSON.parse(text, BufferJSON.reviver);
+    } catch {
+      throw new CorruptCredentialsError(`${file} is not valid JSON`);
+    }
+  };
+  const write = async (file: string, value: unknown) => {
+    if (wiped) return;
+    await writeFileAtomic(inside(file), JSON.stringify(value, BufferJSON.replacer));
+  };
+
+  const stored = (await read(credsFileName)) as AuthenticationCreds | null;
+  const creds = stored ?? initAuthCreds();
+
+  return {
+    existed: stored !== null,
+    state: {
+      creds,
+      keys: {
+        get: async <T extends keyof SignalDataTypeMap>(type: T, ids: string[]) => {
+          const entries = await Promise.all(
+            ids.map(async (id) => {
+              let value = await read(keyFileName(type, id));
+              if (type === 'app-state-sync-key' && value) value = proto.Message.AppStateSyncKeyData.fromObject(value as object);
+              return [id, value ?? undefined] as const;
+            }),
+          );
+          return Object.fromEntries(entries) as { [id: string]: SignalDataTypeMap[T] };
+        },
+        set: async (data) => {
+          const tasks: Promise<void>[] = [];
+          for (const [type, entries] of Object.entries(data)) {
+            for (const [id, value] of Object.entries(entries ?? {})) {
+              const file = keyFileName(type, id);
+              tasks.push(value ? write(file, value) : removeFile(inside(file)));
+            }
+          }
+          await Promise.all(tasks);
+        },
+      },
+    },
+    saveCreds: () => write(credsFileName, creds),
+    flush: () => drain(root),
+    wipe: async () => {
+      wiped = true;
+      await drain(root);
+      const files = await readdir(root).catch(() => [] as string[]);
+      await Promise.all(files.filter((f) => f.endsWith('.json') && f !== 'session.json').map((f) => removeFile(inside(f))));
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * The real service (store, manager, Fastify) on a temp sessions/ folder, wired
+ * to a simulator, with every log line captured.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { startService, type Service } from '../../src/service/service.js';
+import type { SessionView } from '../../src/service/session-view.js';
+import { WaSimulator } from '../../src/sim/wa-simulator.js';
+
+export const testApiKey = 'test-key-9f3a7c';
+
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export async function tempSessionsDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'wa-vigil-test-'));
+}
+
+export async function startTestService(options: { sim: WaSimulator; sessionsDir: string; env?: Record<string, string>; logs?: LogCapture }) {
+  const logs = options.logs ?? new LogCapture();
+  const config = loadConfig({
+    PORT: '0',
+    API_KEY: testApiKey,
+    SESSIONS_DIR: options.sessionsDir,
+    WA_WS_URL: options.sim.url,
+    LOG_LEVEL: 'debug',
+    RECONNECT_DELAYS_MS: '100,200',
+    CONNECT_TIMEOUT_MS: '2000',
+    ...options.env,
+  });
+  const service: Service = await startService(config, createLogger({ level: 'debug', destination: logs }));
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: `Bearer ${testApiKey}` }) => {
+    const res = await fetch(service.url + path, {
+      method,
+      headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const type = res.headers.get('content-type') ?? '';
+    const payload: unknown = type.includes('json') ? await res.json() : type.includes('image') ? Buffer.from(await res.arrayBuffer()) : await res.text();
+    return { status: res.status, body: payload as Record<string, unknown> & SessionView, type };
+  };
+  /** Polls the API until the session's status starts with `status`. */
+  const waitForState = async (userId: string, sessionId: string, status: string, timeoutMs = 5_000): Promise<SessionView> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { body } = await call('GET', `/sessions/${userId}/${sessionId}`);
+      if (typeof body.status === 'string' && (body.status === status || body.status.startsWith(`${status}.`))) return body;
+      if (Date.now() > deadline) throw new Error(`session ${userId}/${sessionId} is ${body.status}, not ${status}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
+  return { service, logs, call, waitForState };
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
