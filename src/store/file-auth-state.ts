@@ -5,8 +5,8 @@
  * Unlike it, every write is atomic (see atomic-file.ts): a crash mid-write
  * cannot leave a half-written creds.json behind.
  */
-import { readdir } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import { BufferJSON, initAuthCreds, proto, type AuthenticationCreds, type SignalDataTypeMap } from '@whiskeysockets/baileys';
 import type { AuthStateHandle } from '../whatsapp/connection.actor.js';
 import { drain, readFileIfExists, removeFile, writeFileAtomic } from './atomic-file.js';
@@ -39,6 +39,7 @@ export async function openFileAuthState(folder: string): Promise<FileAuthState> 
     return path;
   };
   let wiped = false;
+  await mkdir(root, { recursive: true, mode: 0o700 });
 
   const read = async (file: string): Promise<unknown> => {
     const text = await readFileIfExists(inside(file));
@@ -54,6 +55,7 @@ export async function openFileAuthState(folder: string): Promise<FileAuthState> 
     await writeFileAtomic(inside(file), JSON.stringify(value, BufferJSON.replacer));
   };
 
+  await removeAbandonedTempFiles(root);
   const stored = (await read(credsFileName)) as AuthenticationCreds | null;
   const creds = stored ?? initAuthCreds();
 
@@ -93,4 +95,10 @@ export async function openFileAuthState(folder: string): Promise<FileAuthState> 
       await Promise.all(files.filter((f) => f.endsWith('.json') && f !== 'session.json').map((f) => removeFile(inside(f))));
     },
   };
+}
+
+/** Temp files a crash left between write and rename: their target still holds the old content. */
+async function removeAbandonedTempFiles(root: string): Promise<void> {
+  const files = await readdir(root).catch(() => [] as string[]);
+  await Promise.all(files.filter((f) => f.startsWith('.') && f.endsWith('.tmp')).map((f) => rm(join(root, f), { force: true })));
 }

@@ -1,0 +1,58 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { useMultiFileAuthState } from '@whiskeysockets/baileys';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { WaSimulator } from '../../src/sim/wa-simulator.js';
+import { registeredCreds } from '../support/memory-auth.js';
+import { removeDir, startTestService, tempSessionsDir } from '../support/service-harness.js';
+
+let sim: WaSimulator;
+let dir: string;
+const services: Awaited<ReturnType<typeof startTestService>>[] = [];
+
+beforeEach(async () => {
+  sim = await new WaSimulator().start();
+  dir = await tempSessionsDir();
+});
+afterEach(async () => {
+  for (const s of services.splice(0)) await s.service.stop();
+  await sim.stop();
+  await removeDir(dir);
+});
+
+async function registeredFolder(userId: string, sessionId: string) {
+  const folder = join(dir, userId, sessionId);
+  await mkdir(folder, { recursive: true });
+  const { state, saveCreds } = await useMultiFileAuthState(folder);
+  state.creds.me = registeredCreds('15550001212', 4).me;
+  await saveCreds();
+  return folder;
+}
+
+it('a second service on the same sessions/ never opens a second socket for a locked session', async () => {
+  await registeredFolder('lee', 'main');
+  const first = await startTestService({ sim, sessionsDir: dir });
+  services.push(first);
+  await first.waitForState('lee', 'main', 'open');
+
+  const second = await startTestService({ sim, sessionsDir: dir });
+  services.push(second);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const started = await second.call('POST', '/sessions/lee/main/start');
+  expect(started.status).toBe(409);
+  expect(started.body.message).toContain('held by process');
+
+  expect(sim.counters.logins).toBe(1);
+  expect(sim.counters.maxConcurrentLoginsPerDevice).toBe(1);
+  expect((await first.call('GET', '/sessions/lee/main')).body.state).toBe('open');
+});
+
+it('a lock left by a dead process is taken over', async () => {
+  const folder = await registeredFolder('max', 'main');
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+  await writeFile(join(folder, '.lock'), JSON.stringify({ pid: Number(dead.stdout.toString()), since: new Date().toISOString() }));
+  const service = await startTestService({ sim, sessionsDir: dir });
+  services.push(service);
+  await service.waitForState('max', 'main', 'open');
+});
