@@ -18,8 +18,13 @@ export interface ApiOptions {
   logger: Logger;
   apiKey?: string | null;
   bodyLimit?: number;
-  /** Plugins that add routes (the inspector), registered behind the API key. */
-  plugins?: Array<(app: FastifyInstance) => void | Promise<void>>;
+  /** Plugins that add routes (the inspector); their openPaths skip the API key. */
+  plugins?: ApiPlugin[];
+}
+
+export interface ApiPlugin {
+  openPaths?: readonly string[];
+  register(app: FastifyInstance): void | Promise<void>;
 }
 
 export const defaultBodyLimitBytes = 64 * 1024;
@@ -32,13 +37,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
   installErrorHandler(app);
-  requireApiKey(app, options.apiKey ?? null, ['/health']);
+  const openPaths = ['/health', ...(options.plugins ?? []).flatMap((p) => p.openPaths ?? [])];
+  requireApiKey(app, options.apiKey ?? null, openPaths);
   const startedAt = Date.now();
 
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(renderMetrics(options.manager, startedAt)));
   sessionRoutes(app, options.manager);
-  for (const plugin of options.plugins ?? []) await plugin(app);
+  for (const plugin of options.plugins ?? []) await plugin.register(app);
   await app.ready();
   return app;
 }

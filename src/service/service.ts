@@ -5,6 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServiceConfig } from '../config.js';
 import { buildApi } from '../http/api.js';
+import { InspectionHub } from '../inspector/inspection-hub.js';
+import { inspectorOpenPaths, registerInspector } from '../inspector/inspector-plugin.js';
 import type { Logger } from '../logging/logger.js';
 import { SessionStore } from '../store/session-store.js';
 import { resolveSocketOptions } from '../whatsapp/socket-options.js';
@@ -21,8 +23,9 @@ export interface Service {
 export async function startService(
   config: ServiceConfig,
   logger: Logger,
-  extra: Pick<SessionManagerOptions, 'connectionLogic' | 'inspect' | 'staleLinkAfterMs'> & { plugins?: Parameters<typeof buildApi>[0]['plugins'] } = {},
+  extra: Pick<SessionManagerOptions, 'connectionLogic' | 'staleLinkAfterMs'> = {},
 ): Promise<Service> {
+  const hub = new InspectionHub();
   const store = new SessionStore(config.sessionsDir);
   const manager = new SessionManager({
     store,
@@ -35,9 +38,11 @@ export async function startService(
       printQrInTerminal: config.printQr,
     }),
     maxConcurrentConnects: config.maxConcurrentConnects,
+    inspect: hub.inspect,
     ...extra,
   });
-  const api = await buildApi({ manager, logger, apiKey: config.apiKey, plugins: extra.plugins });
+  const inspector = { openPaths: inspectorOpenPaths, register: (app: FastifyInstance) => registerInspector(app, manager, hub) };
+  const api = await buildApi({ manager, logger, apiKey: config.apiKey, plugins: [inspector] });
   const url = await api.listen({ port: config.port, host: config.host });
   const restored = await manager.restore();
   logger.info({ url, restored, sessionsDir: store.root }, `wa-vigil listening on ${url}, ${restored} session(s) restored`);

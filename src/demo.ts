@@ -1,0 +1,63 @@
+/**
+ * `npm run demo`: the simulator and the service in one process, with two
+ * sessions — one already paired (goes open), one new (prints its QR) — and
+ * instructions for breaking the connection and watching it recover.
+ * Nothing here reaches WhatsApp: the service talks to the simulator only.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from './config.js';
+import { createLogger } from './logging/logger.js';
+import { startService } from './service/service.js';
+import { startControlServer } from './sim/control-server.js';
+import { WaSimulator } from './sim/wa-simulator.js';
+import { openFileAuthState } from './store/file-auth-state.js';
+
+const sim = await new WaSimulator().start();
+const control = await startControlServer(sim);
+const sessionsDir = process.env.SESSIONS_DIR ?? (await mkdtemp(join(tmpdir(), 'wa-vigil-demo-')));
+
+// A device the simulator will accept, as if it had been paired earlier.
+const paired = await openFileAuthState(join(sessionsDir, 'demo', 'paired'));
+paired.state.creds.me = { id: '15550001000:1@s.whatsapp.net', name: 'Demo' };
+await paired.saveCreds();
+
+const config = loadConfig({
+  ...process.env,
+  WA_WS_URL: sim.url,
+  SESSIONS_DIR: sessionsDir,
+  PRINT_QR: 'true',
+  RECONNECT_DELAYS_MS: process.env.RECONNECT_DELAYS_MS ?? '3000,10000,30000,60000,120000',
+});
+const service = await startService(config, createLogger({ level: config.logLevel }));
+await service.manager.create('demo', 'new');
+
+const api = service.url;
+process.stdout.write(
+  [
+    '',
+    'wa-vigil demo',
+    `  API:        ${api}   (try: curl ${api}/sessions)`,
+    `  simulator:  ${sim.url}`,
+    `  sessions/:  ${sessionsDir}`,
+    '',
+    '  demo/paired goes open; demo/new prints a QR above. Then:',
+    `  - break every connection:   curl -X POST ${control.url}/faults/close`,
+    `  - a silent dead link:       curl -X POST ${control.url}/faults/deafen`,
+    `  - "scan" the QR:            curl -s "${api}/sessions/demo/new/qr?format=raw" | curl -X POST ${control.url}/scan -d @-`,
+    `  - watch it live:            curl -N ${api}/sessions/demo/paired/events`,
+    '  and watch the log lines: "Reconnection attempt", "Session open", "Keep-alive ping".',
+    '  Ctrl-C stops everything.',
+    '',
+  ].join('\n') + '\n',
+);
+
+const stop = async () => {
+  await service.stop();
+  control.server.close();
+  await sim.stop();
+  process.exit(0);
+};
+process.once('SIGINT', () => void stop());
+process.once('SIGTERM', () => void stop());

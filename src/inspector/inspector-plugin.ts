@@ -1,0 +1,71 @@
+/**
+ * The inspector: GET /inspector draws every session's statechart live.
+ *
+ *   /inspector, /inspector/app.js   the page (no data in it; open)
+ *   /inspector/graph                the laid-out statechart (API key)
+ *   /inspector/sessions/:u/:s/feed  SSE: recent entries, then live ones,
+ *                                   plus the session view on each transition (API key)
+ *
+ * Everything is served by the service itself: no CDN, nothing from the internet.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { sessionMachine } from '../../machines/session.machine.js';
+import type { SessionManager } from '../service/session-manager.js';
+import type { SessionView } from '../service/session-view.js';
+import { idPattern, keyString } from '../store/session-key.js';
+import type { InspectionHub, InspectorEntry } from './inspection-hub.js';
+import { buildStatechartGraph } from './statechart-graph.js';
+
+/** Works from src/ (tests) and from dist/src/ (npm start), where tsc copies no static files. */
+function publicFolder(): string {
+  const beside = fileURLToPath(new URL('./public/', import.meta.url));
+  return existsSync(beside) ? beside : fileURLToPath(new URL('../../../src/inspector/public/', import.meta.url));
+}
+
+const staticFiles: Record<string, { file: string; type: string }> = {
+  '/inspector': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/inspector/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/inspector/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+};
+
+export const inspectorOpenPaths = Object.keys(staticFiles);
+
+const id = { type: 'string', pattern: idPattern.source } as const;
+
+export function registerInspector(app: FastifyInstance, manager: SessionManager, hub: InspectionHub): void {
+  const folder = publicFolder();
+  for (const [path, { file, type }] of Object.entries(staticFiles)) {
+    app.get(path, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(await readFile(folder + file)));
+  }
+
+  const graph = buildStatechartGraph(sessionMachine);
+  app.get('/inspector/graph', async () => graph);
+
+  app.get<{ Params: { userId: string; sessionId: string } }>(
+    '/inspector/sessions/:userId/:sessionId/feed',
+    { schema: { params: { type: 'object', required: ['userId', 'sessionId'], properties: { userId: id, sessionId: id } } } },
+    (request, reply) => {
+      const key = { userId: request.params.userId, sessionId: request.params.sessionId };
+      const first = manager.get(key.userId, key.sessionId);
+      reply.hijack();
+      const out = reply.raw;
+      out.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      const send = (event: string, data: unknown) => out.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      send('view', first);
+      for (const entry of hub.recent(key)) send('entry', entry);
+      const onEntry = (entry: InspectorEntry) => send('entry', entry);
+      const onView = (view: SessionView) => {
+        if (view.userId === key.userId && view.sessionId === key.sessionId) send('view', view);
+      };
+      hub.on(keyString(key), onEntry);
+      manager.on('transition', onView);
+      request.raw.on('close', () => {
+        hub.off(keyString(key), onEntry);
+        manager.off('transition', onView);
+      });
+    },
+  );
+}
