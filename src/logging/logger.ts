@@ -9,7 +9,8 @@ import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 
 export type { Logger };
 
 /** Field names that may hold a secret, at the top level or one level down. */
-const secretFields = ['qr', 'creds', 'keys', 'apiKey', 'authorization', 'node', 'helloMsg', 'privKey', 'private', 'noiseKey', 'pairingCode'];
+// 'xml' and 'frame': Baileys' trace-level protocol dumps carry QR refs and pairing material.
+const secretFields = ['qr', 'creds', 'keys', 'apiKey', 'authorization', 'node', 'xml', 'frame', 'helloMsg', 'privKey', 'private', 'noiseKey', 'pairingCode'];
 
 export const redactedPaths = [
   ...secretFields,

@@ -7,6 +7,7 @@ import type { ServiceConfig } from '../config.js';
 import { buildApi } from '../http/api.js';
 import { InspectionHub } from '../inspector/inspection-hub.js';
 import { inspectorOpenPaths, registerInspector } from '../inspector/inspector-plugin.js';
+import { createStatelyBridge } from '../inspector/stately-bridge.js';
 import type { Logger } from '../logging/logger.js';
 import { SessionStore } from '../store/session-store.js';
 import { resolveSocketOptions } from '../whatsapp/socket-options.js';
@@ -26,6 +27,7 @@ export async function startService(
   extra: Pick<SessionManagerOptions, 'connectionLogic' | 'staleLinkAfterMs'> = {},
 ): Promise<Service> {
   const hub = new InspectionHub();
+  const stately = config.inspectWsUrl ? createStatelyBridge({ url: config.inspectWsUrl, logger }) : null;
   const store = new SessionStore(config.sessionsDir);
   const manager = new SessionManager({
     store,
@@ -38,7 +40,10 @@ export async function startService(
       printQrInTerminal: config.printQr,
     }),
     maxConcurrentConnects: config.maxConcurrentConnects,
-    inspect: hub.inspect,
+    inspect: (key, event) => {
+      hub.inspect(key, event);
+      stately?.inspect(event);
+    },
     ...extra,
   });
   const inspector = { openPaths: inspectorOpenPaths, register: (app: FastifyInstance) => registerInspector(app, manager, hub) };
@@ -53,6 +58,7 @@ export async function startService(
     stop: async () => {
       await api.close();
       await manager.shutdown();
+      stately?.stop();
     },
   };
 }
