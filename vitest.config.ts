@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // The soak test measures heap after a forced GC.
+    execArgv: ['--expose-gc'],
   },
 });

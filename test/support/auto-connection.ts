@@ -1,0 +1,43 @@
+/**
+ * A connection that needs no script: it opens at once (or after a fault the
+ * caller decides) and answers every probe. For benchmarks and soak tests with
+ * many actors; faults are injected through `sessions`.
+ */
+import { fromCallback } from 'xstate';
+import type { ConnectionCommand, ConnectionEvent, ConnectionInput } from '../../machines/session.events.js';
+
+export type Outcome = 'open' | 'qr' | 'hang' | 'refuse';
+
+export function createAutoConnection(options: { outcome?: (input: ConnectionInput) => Outcome; pingOk?: (input: ConnectionInput) => boolean } = {}) {
+  /** The live socket of each session, by `userId/sessionId`: inject faults through it. */
+  const sessions = new Map<string, (event: ConnectionEvent) => void>();
+  let started = 0;
+  const logic = fromCallback<ConnectionCommand, ConnectionInput>(({ input, sendBack, receive }) => {
+    started += 1;
+    const key = `${input.userId}/${input.sessionId}`;
+    let live = true;
+    const send = (event: ConnectionEvent) => {
+      if (live) sendBack(event);
+    };
+    sessions.set(key, send);
+    const outcome = options.outcome?.(input) ?? 'open';
+    if (outcome === 'open') send({ type: 'CONNECTION.OPEN', me: { id: `${input.userId}@s.whatsapp.net` } });
+    if (outcome === 'qr') send({ type: 'CONNECTION.QR', qr: `ref-${started}` });
+    if (outcome === 'refuse') send({ type: 'CONNECTION.CLOSED', statusCode: 428, message: 'refused' });
+    receive((command) => {
+      if (command.type !== 'PING') return;
+      send(options.pingOk?.(input) === false ? { type: 'PING.FAILED', error: 'no answer' } : { type: 'PING.OK' });
+    });
+    return () => {
+      live = false;
+      if (sessions.get(key) === send) sessions.delete(key);
+    };
+  });
+  return {
+    logic,
+    sessions,
+    get started() {
+      return started;
+    },
+  };
+}
