@@ -17,6 +17,7 @@
  * | CONNECT_TIMEOUT_MS | 60000 | Baileys' connect timeout |
  * | MAX_CONCURRENT_CONNECTS | 8 | handshakes at once (reconnect storms) |
  * | PRINT_QR | false | draw QR codes in the terminal |
+ * | BAILEYS_LOG_LEVEL | error | Baileys' own log level |
  */
 import type { LevelWithSilent } from 'pino';
 import { PolicyError, resolvePolicy, type SessionPolicy } from '../machines/session.policy.js';
@@ -28,6 +29,7 @@ export interface ServiceConfig {
   apiKey: string | null;
   sessionsDir: string;
   logLevel: LevelWithSilent;
+  baileysLogLevel: LevelWithSilent;
   waWebSocketUrl: string;
   policy: Partial<SessionPolicy>;
   waKeepAliveIntervalMs: number;
@@ -56,6 +58,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
   if (!loopback.has(host) && !apiKey) throw new ConfigError('HOST', `${host} is reachable from other machines: set API_KEY too`);
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!levels.has(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${[...levels].join(', ')}`);
+  const baileysLogLevel = env.BAILEYS_LOG_LEVEL ?? 'error';
+  if (!levels.has(baileysLogLevel)) throw new ConfigError('BAILEYS_LOG_LEVEL', `must be one of ${[...levels].join(', ')}`);
   const waWebSocketUrl = env.WA_WS_URL ?? defaultSocketOptions.waWebSocketUrl;
   if (!/^wss?:\/\//.test(waWebSocketUrl)) throw new ConfigError('WA_WS_URL', 'must be a ws:// or wss:// URL');
 
@@ -78,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     apiKey,
     sessionsDir: env.SESSIONS_DIR ?? './sessions',
     logLevel: logLevel as LevelWithSilent,
+    baileysLogLevel: baileysLogLevel as LevelWithSilent,
     waWebSocketUrl,
     policy: Object.fromEntries(Object.entries(policy).filter(([, v]) => v !== undefined)),
     waKeepAliveIntervalMs: integer(env, 'WA_KEEPALIVE_INTERVAL_MS', defaultSocketOptions.keepAliveIntervalMs, 1)!,

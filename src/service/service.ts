@@ -40,6 +40,7 @@ export async function startService(
       printQrInTerminal: config.printQr,
     }),
     maxConcurrentConnects: config.maxConcurrentConnects,
+    baileysLogLevel: config.baileysLogLevel,
     inspect: (key, event) => {
       hub.inspect(key, event);
       stately?.inspect(event);

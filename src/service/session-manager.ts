@@ -11,6 +11,7 @@ import type { WASocket } from '@whiskeysockets/baileys';
 import { createActor, type Actor, type AnyActorLogic, type InspectionEvent, type SnapshotFrom } from 'xstate';
 import { sessionMachine, type SessionMachine } from '../../machines/session.machine.js';
 import type { SessionPolicy } from '../../machines/session.policy.js';
+import type { LevelWithSilent } from 'pino';
 import type { Logger } from '../logging/logger.js';
 import { writeSessionLogs } from '../logging/session-log.js';
 import type { FileAuthState } from '../store/file-auth-state.js';
@@ -30,6 +31,8 @@ export interface SessionManagerOptions {
   /** Overrides of the session policy for every session. */
   policy?: Partial<SessionPolicy>;
   socketOptions: WhatsAppSocketOptions;
+  /** Baileys' own log level (it is chatty). Default 'error'. */
+  baileysLogLevel?: LevelWithSilent;
   /** See ConnectionDependencies.staleLinkAfterMs; default Baileys' keep-alive + 5 s. */
   staleLinkAfterMs?: number;
   /** Connection attempts allowed in their handshake at once. Default 8. */
@@ -92,7 +95,7 @@ export class SessionManager extends EventEmitter {
           return managed.auth;
         },
         socketOptions: options.socketOptions,
-        baileysLogger: options.logger.child({ component: 'baileys' }, { level: process.env.BAILEYS_LOG_LEVEL ?? 'error' }),
+        baileysLogger: options.logger.child({ component: 'baileys' }, { level: options.baileysLogLevel ?? 'error' }),
         staleLinkAfterMs: options.staleLinkAfterMs ?? options.socketOptions.keepAliveIntervalMs + 5_000,
         admission: this.admission,
         onSocket: (userId, sessionId, socket) => {
