@@ -18,7 +18,7 @@
  *   - action `wipeCredentials`: deletes the session's credentials after a logout;
  *   - emitted `log` events: one SessionLogRecord each (src/ writes them with pino).
  */
-import { assign, emit, fromCallback, sendTo, setup, stopChild } from 'xstate';
+import { assign, emit, fromCallback, raise, sendTo, setup, stopChild } from 'xstate';
 import type { ErrorActorEvent } from 'xstate';
 import { classifyClose, type TerminatedReason } from './close-rules.js';
 import type { AccountIdentity, ConnectionCommand, ConnectionInput, SessionEvent, SessionInput } from './session.events.js';
@@ -75,8 +75,14 @@ const connectionNotProvided = fromCallback<ConnectionCommand, ConnectionInput>((
   throw new Error('no connection actor provided: use sessionMachine.provide({ actors: { connection } })');
 });
 
-function linkState(connected: ConnectedPeriod): 'open' | 'degraded' {
-  return connected.lastProbeOk ? 'open' : 'degraded';
+function linkState(connected: ConnectedPeriod | null): 'open' | 'degraded' {
+  return connected?.lastProbeOk === false ? 'degraded' : 'open';
+}
+
+/** Uptime of the connected period, counted in ticks of the interval's own clock. */
+function uptimeMs(context: SessionContext, ticks: 'healthChecks' | 'milestones'): number {
+  const interval = ticks === 'healthChecks' ? context.policy.healthCheckIntervalMs : context.policy.milestoneIntervalMs;
+  return (context.connected?.[ticks] ?? 0) * interval;
 }
 
 function closeOf(event: Event): CloseEvent {
@@ -123,6 +129,16 @@ const baseSetup = setup({
     }),
     clearQr: assign({ qr: null }),
     countRestart: assign({ restartsInARow: ({ context }) => context.restartsInARow + 1 }),
+
+    // The connected-state intervals: a self-addressed delayed event each, re-armed
+    // by its own tick and cancelled by endConnectedPeriod.
+    beginConnectedPeriod: assign({ connected: { lastProbeOk: true, keepAlivePings: 0, healthChecks: 0, milestones: 0 } }),
+    armKeepAlive: raise({ type: 'TIMER.KEEP_ALIVE' }, { id: keepAliveTimerId, delay: ({ context }) => context.policy.keepAliveIntervalMs }),
+    armHealthCheck: raise({ type: 'TIMER.HEALTH_CHECK' }, { id: healthCheckTimerId, delay: ({ context }) => context.policy.healthCheckIntervalMs }),
+    armMilestone: raise({ type: 'TIMER.MILESTONE' }, { id: milestoneTimerId, delay: ({ context }) => context.policy.milestoneIntervalMs }),
+    countKeepAlive: assign({ connected: ({ context }) => context.connected && { ...context.connected, keepAlivePings: context.connected.keepAlivePings + 1 } }),
+    countHealthCheck: assign({ connected: ({ context }) => context.connected && { ...context.connected, healthChecks: context.connected.healthChecks + 1 } }),
+    countMilestone: assign({ connected: ({ context }) => context.connected && { ...context.connected, milestones: context.connected.milestones + 1 } }),
     resetAttempts: assign({ attempt: 0 }),
     terminate: assign({ terminatedReason: (_, params: { reason: TerminatedReason }) => params.reason }),
     terminateForClose: assign({
@@ -174,13 +190,6 @@ const machineSetup = baseSetup.extend({
       });
       enqueue.emit({ type: 'log', record: sessionLog.connecting(context, connectionNumber) });
     }),
-    /** Entering the connected states: the keep-alive, health-check and milestone intervals start. */
-    startConnectedPeriod: baseSetup.enqueueActions(({ context, enqueue }) => {
-      enqueue.assign({ connected: { lastProbeOk: true, keepAlivePings: 0, healthChecks: 0, milestones: 0 } });
-      enqueue.raise({ type: 'TIMER.KEEP_ALIVE' }, { id: keepAliveTimerId, delay: context.policy.keepAliveIntervalMs });
-      enqueue.raise({ type: 'TIMER.HEALTH_CHECK' }, { id: healthCheckTimerId, delay: context.policy.healthCheckIntervalMs });
-      enqueue.raise({ type: 'TIMER.MILESTONE' }, { id: milestoneTimerId, delay: context.policy.milestoneIntervalMs });
-    }),
     /** Leaving the connected states for anywhere else: the intervals stop, and say so. */
     endConnectedPeriod: baseSetup.enqueueActions(({ context, enqueue }) => {
       if (!context.connected) return;
@@ -190,34 +199,6 @@ const machineSetup = baseSetup.extend({
       enqueue.emit({ type: 'log', record: sessionLog.clearedHealthCheck(context) });
       enqueue.emit({ type: 'log', record: sessionLog.clearedKeepAlive(context) });
       enqueue.assign({ connected: null });
-    }),
-    /** One keep-alive probe, then the next one armed. */
-    keepAlive: baseSetup.enqueueActions(({ context, enqueue }) => {
-      if (!context.connected) return;
-      enqueue.sendTo('connection', { type: 'PING' });
-      enqueue.assign({ connected: { ...context.connected, keepAlivePings: context.connected.keepAlivePings + 1 } });
-      enqueue.emit({ type: 'log', record: sessionLog.keepAlivePing(context, linkState(context.connected)) });
-      enqueue.raise({ type: 'TIMER.KEEP_ALIVE' }, { id: keepAliveTimerId, delay: context.policy.keepAliveIntervalMs });
-    }),
-    /** "Session health check ... alive" and the socket's health as the last probe left it. */
-    healthCheck: baseSetup.enqueueActions(({ context, enqueue }) => {
-      if (!context.connected) return;
-      const healthChecks = context.connected.healthChecks + 1;
-      const uptimeMs = healthChecks * context.policy.healthCheckIntervalMs;
-      enqueue.assign({ connected: { ...context.connected, healthChecks } });
-      enqueue.emit({ type: 'log', record: sessionLog.healthCheck(context, linkState(context.connected), uptimeMs) });
-      const socketLine = context.connected.lastProbeOk ? sessionLog.socketHealthy(context) : sessionLog.socketWarning(context);
-      enqueue.emit({ type: 'log', record: socketLine });
-      enqueue.raise({ type: 'TIMER.HEALTH_CHECK' }, { id: healthCheckTimerId, delay: context.policy.healthCheckIntervalMs });
-    }),
-    /** "Session milestone: N hours alive" at each full milestone interval of uptime. */
-    milestone: baseSetup.enqueueActions(({ context, enqueue }) => {
-      if (!context.connected) return;
-      const milestones = context.connected.milestones + 1;
-      const uptimeMs = milestones * context.policy.milestoneIntervalMs;
-      enqueue.assign({ connected: { ...context.connected, milestones } });
-      enqueue.emit({ type: 'log', record: sessionLog.milestone(context, linkState(context.connected), Math.round(uptimeMs / 3_600_000), uptimeMs) });
-      enqueue.raise({ type: 'TIMER.MILESTONE' }, { id: milestoneTimerId, delay: context.policy.milestoneIntervalMs });
     }),
     /** Entering backingOff: one more attempt and its (jittered) wait, announced unless the attempts are spent. */
     beginBackoff: baseSetup.enqueueActions(({ context, enqueue }) => {
@@ -283,6 +264,29 @@ export const sessionMachine = machineSetup.createMachine({
         ],
       },
     ],
+    // The connected-state intervals. Armed only while open or degraded, and
+    // cancelled on leaving them, so they fire nowhere else.
+    'TIMER.KEEP_ALIVE': {
+      actions: ['sendPing', 'countKeepAlive', { type: 'log', params: ({ context }) => sessionLog.keepAlivePing(context, linkState(context.connected)) }, 'armKeepAlive'],
+    },
+    'TIMER.HEALTH_CHECK': {
+      actions: [
+        'countHealthCheck',
+        { type: 'log', params: ({ context }) => sessionLog.healthCheck(context, linkState(context.connected), uptimeMs(context, 'healthChecks')) },
+        { type: 'log', params: ({ context }) => (context.connected?.lastProbeOk ? sessionLog.socketHealthy(context) : sessionLog.socketWarning(context)) },
+        'armHealthCheck',
+      ],
+    },
+    'TIMER.MILESTONE': {
+      actions: [
+        'countMilestone',
+        {
+          type: 'log',
+          params: ({ context }) => sessionLog.milestone(context, linkState(context.connected), Math.round(uptimeMs(context, 'milestones') / 3_600_000), uptimeMs(context, 'milestones')),
+        },
+        'armMilestone',
+      ],
+    },
     // The connection actor itself threw: this attempt is lost, like a dropped link.
     'xstate.error.actor.connection': {
       target: '.backingOff',
@@ -329,7 +333,10 @@ export const sessionMachine = machineSetup.createMachine({
         },
       },
       on: {
-        'CONNECTION.OPEN': { target: 'open', actions: ['recordOpen', 'startConnectedPeriod'] },
+        'CONNECTION.OPEN': {
+          target: 'open',
+          actions: ['recordOpen', 'beginConnectedPeriod', 'armKeepAlive', 'armHealthCheck', 'armMilestone'],
+        },
       },
     },
 
@@ -356,9 +363,6 @@ export const sessionMachine = machineSetup.createMachine({
             { type: 'log', params: ({ context, event }) => sessionLog.probeFailed(context, event.error) },
           ],
         },
-        'TIMER.KEEP_ALIVE': { actions: 'keepAlive' },
-        'TIMER.HEALTH_CHECK': { actions: 'healthCheck' },
-        'TIMER.MILESTONE': { actions: 'milestone' },
       },
     },
 
@@ -385,9 +389,6 @@ export const sessionMachine = machineSetup.createMachine({
           target: 'open',
           actions: [{ type: 'markProbe', params: { ok: true } }, { type: 'log', params: ({ context }) => sessionLog.recovered(context) }],
         },
-        'TIMER.KEEP_ALIVE': { actions: 'keepAlive' },
-        'TIMER.HEALTH_CHECK': { actions: 'healthCheck' },
-        'TIMER.MILESTONE': { actions: 'milestone' },
       },
     },
 

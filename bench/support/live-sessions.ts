@@ -1,0 +1,46 @@
+/**
+ * Session actors on real Baileys sockets with credentials in memory: what the
+ * benchmarks start by the hundred.
+ */
+import { pino } from 'pino';
+import { createActor, waitFor, type Actor } from 'xstate';
+import { sessionMachine, type SessionMachine } from '../../machines/session.machine.js';
+import type { SessionPolicy } from '../../machines/session.policy.js';
+import { ConnectAdmission } from '../../src/service/admission.js';
+import { createConnectionLogic } from '../../src/whatsapp/connection.actor.js';
+import { resolveSocketOptions, type WhatsAppSocketOptions } from '../../src/whatsapp/socket-options.js';
+import { memoryAuth, registeredCreds } from '../../test/support/memory-auth.js';
+
+export interface LiveSessionsOptions {
+  url: string;
+  count: number;
+  policy?: Partial<SessionPolicy>;
+  socket?: Partial<WhatsAppSocketOptions>;
+  maxConcurrentConnects?: number;
+  staleLinkAfterMs?: number;
+  /** Phone numbers start here, so runs in one simulator do not collide. */
+  phoneBase?: number;
+}
+
+export function startLiveSessions(options: LiveSessionsOptions): Actor<SessionMachine>[] {
+  const auths = new Map<string, ReturnType<typeof memoryAuth>>();
+  const socketOptions = resolveSocketOptions({ waWebSocketUrl: options.url, ...options.socket });
+  const connection = createConnectionLogic({
+    openAuthState: async (userId) => auths.get(userId)!,
+    socketOptions,
+    baileysLogger: pino({ level: 'silent' }),
+    staleLinkAfterMs: options.staleLinkAfterMs ?? socketOptions.keepAliveIntervalMs + 5_000,
+    ...(options.maxConcurrentConnects ? { admission: new ConnectAdmission(options.maxConcurrentConnects) } : {}),
+  });
+  const machine = sessionMachine.provide({ actors: { connection } });
+  const base = options.phoneBase ?? 15551000000;
+  return Array.from({ length: options.count }, (_, i) => {
+    const userId = `b${base + i}`;
+    auths.set(userId, memoryAuth(registeredCreds(String(base + i), 1)));
+    return createActor(machine, { input: { userId, sessionId: 'main', policy: options.policy } }).start();
+  });
+}
+
+export async function allReach(actors: Actor<SessionMachine>[], state: string, timeoutMs = 120_000): Promise<void> {
+  await Promise.all(actors.map((a) => waitFor(a, (s) => s.matches(state as never), { timeout: timeoutMs })));
+}
