@@ -1,11 +1,10 @@
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useMultiFileAuthState } from '@whiskeysockets/baileys';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import { registeredCreds } from '../support/memory-auth.js';
+import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
 import { removeDir, startTestService, testApiKey } from '../support/service-harness.js';
 
 let sim: WaSimulator;
@@ -16,11 +15,7 @@ let app: Awaited<ReturnType<typeof startTestService>>;
 beforeAll(async () => {
   sim = await new WaSimulator().start();
   dir = await mkdtemp(join(tmpdir(), 'wa-vigil-browser-'));
-  const folder = join(dir, 'ops', 'main');
-  await mkdir(folder, { recursive: true });
-  const { state, saveCreds } = await useMultiFileAuthState(folder);
-  state.creds.me = registeredCreds('15550003333', 2).me;
-  await saveCreds();
+  await writeBaileysAuthFolder(dir, 'ops', 'main', '15550003333', 2);
   // A slow first retry, so the backingOff highlight can be seen.
   app = await startTestService({ sim, sessionsDir: dir, env: { RECONNECT_DELAYS_MS: '2500' } });
   await app.waitForState('ops', 'main', 'open');

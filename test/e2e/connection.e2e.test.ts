@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
 import { memoryAuth, registeredCreds } from '../support/memory-auth.js';
 import { startLiveSession } from '../support/live-session.js';
+import { waitUntil } from '../support/wait.js';
 
 let sim: WaSimulator;
 let sessions: ReturnType<typeof startLiveSession>[] = [];
@@ -180,9 +181,4 @@ describe('real Baileys against the simulator', () => {
 /** Sockets and timers the process holds (vitest's own are in the baseline). */
 function countHandles(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout').length;
-}
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 }

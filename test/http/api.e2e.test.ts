@@ -1,6 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BufferJSON, useMultiFileAuthState } from '@whiskeysockets/baileys';
+import { BufferJSON } from '@whiskeysockets/baileys';
 import jsQRModule from 'jsqr';
 import { PNG } from 'pngjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 // jsqr is CommonJS with `export default` typings: under NodeNext the function sits on .default.
 const jsQR = ((jsQRModule as unknown as { default?: typeof jsQRModule }).default ?? jsQRModule) as unknown as typeof jsQRModule.default;
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import { registeredCreds } from '../support/memory-auth.js';
+import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
+import { waitUntil } from '../support/wait.js';
 import { LogCapture, removeDir, startTestService, tempSessionsDir, testApiKey } from '../support/service-harness.js';
 
 let sim: WaSimulator;
@@ -33,14 +34,7 @@ async function start(options: { logs?: LogCapture; env?: Record<string, string> 
 }
 
 /** A Baileys auth folder as Baileys itself writes it, for a device the simulator knows. */
-async function dropInBaileysFolder(userId: string, sessionId: string, phone = '15550007777') {
-  const folder = join(dir, userId, sessionId);
-  await mkdir(folder, { recursive: true });
-  const { state, saveCreds } = await useMultiFileAuthState(folder);
-  state.creds.me = registeredCreds(phone, 3).me;
-  await saveCreds();
-  return folder;
-}
+const dropInBaileysFolder = (userId: string, sessionId: string, phone = '15550007777') => writeBaileysAuthFolder(dir, userId, sessionId, phone);
 
 describe('the HTTP API, against the simulator', () => {
   it('create → QR as PNG that decodes to the simulator ref → scan → open → stop → start → logout → delete', async () => {
@@ -246,8 +240,4 @@ describe('bad input gets a 4xx naming the field, and nothing on disk', () => {
   });
 });
 
-async function waitUntil(check: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-}
 

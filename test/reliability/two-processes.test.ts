@@ -4,13 +4,11 @@
  * the second can take the session over.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { useMultiFileAuthState } from '@whiskeysockets/baileys';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import { registeredCreds } from '../support/memory-auth.js';
+import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
+import { waitUntil } from '../support/wait.js';
 import { removeDir, tempSessionsDir, testApiKey } from '../support/service-harness.js';
 
 let sim: WaSimulator;
@@ -20,13 +18,7 @@ const children: ChildProcess[] = [];
 beforeAll(async () => {
   sim = await new WaSimulator().start();
   dir = await tempSessionsDir();
-  for (const name of ['one', 'two', 'three']) {
-    const folder = join(dir, 'team', name);
-    await mkdir(folder, { recursive: true });
-    const { state, saveCreds } = await useMultiFileAuthState(folder);
-    state.creds.me = registeredCreds(`1555000${name.length}${name.charCodeAt(0)}`, 1).me;
-    await saveCreds();
-  }
+  for (const [i, name] of ['one', 'two', 'three'].entries()) await writeBaileysAuthFolder(dir, 'team', name, `1555000770${i}`, 1);
 });
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
@@ -56,17 +48,10 @@ async function state(url: string, session: string): Promise<{ status: number; st
   return { status: res.status, ...((await res.json()) as { state?: string }) };
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 it('a second process on the same sessions/ opens no second socket; it takes over after the first dies', async () => {
   const first = await startProcess();
-  await until(async () => sim.loggedIn().length === 3);
+  await waitUntil(async () => sim.loggedIn().length === 3, 8_000);
   const second = await startProcess();
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   for (const session of ['one', 'two', 'three']) {
@@ -77,21 +62,21 @@ it('a second process on the same sessions/ opens no second socket; it takes over
   expect(sim.counters.logins).toBe(3);
 
   first.child.kill('SIGKILL');
-  await until(async () => sim.loggedIn().length === 0);
+  await waitUntil(async () => sim.loggedIn().length === 0, 8_000);
   for (const session of ['one', 'two', 'three']) {
     const res = await fetch(`${second.url}/sessions/team/${session}/start`, { method: 'POST', headers: { 'x-api-key': testApiKey } });
     expect(res.status).toBe(202);
   }
-  await until(async () => (await state(second.url, 'three')).state === 'open');
+  await waitUntil(async () => (await state(second.url, 'three')).state === 'open', 8_000);
   expect(sim.loggedIn()).toHaveLength(3);
   expect(sim.counters.maxConcurrentLoginsPerDevice).toBe(1);
 }, 60_000);
 
 it('SIGTERM stops every session without logging out and exits 0 within 10 s; the next start restores them', async () => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
-  await until(async () => sim.loggedIn().length === 0);
+  await waitUntil(async () => sim.loggedIn().length === 0, 8_000);
   const service = await startProcess();
-  await until(async () => sim.loggedIn().length === 3);
+  await waitUntil(async () => sim.loggedIn().length === 3, 8_000);
   let logouts = 0;
   sim.on('logout', () => (logouts += 1));
   const startedAt = Date.now();
@@ -99,10 +84,10 @@ it('SIGTERM stops every session without logging out and exits 0 within 10 s; the
   service.child.kill('SIGTERM');
   expect(await exited).toBe(0);
   expect(Date.now() - startedAt).toBeLessThan(10_000);
-  await until(async () => sim.loggedIn().length === 0);
+  await waitUntil(async () => sim.loggedIn().length === 0, 8_000);
   expect(logouts).toBe(0);
 
   const again = await startProcess();
-  await until(async () => sim.loggedIn().length === 3);
+  await waitUntil(async () => sim.loggedIn().length === 3, 8_000);
   expect((await state(again.url, 'one')).state).toBe('open');
 }, 60_000);

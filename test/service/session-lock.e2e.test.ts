@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { useMultiFileAuthState } from '@whiskeysockets/baileys';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import { registeredCreds } from '../support/memory-auth.js';
+import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
 import { removeDir, startTestService, tempSessionsDir } from '../support/service-harness.js';
 
 let sim: WaSimulator;
@@ -21,14 +20,7 @@ afterEach(async () => {
   await removeDir(dir);
 });
 
-async function registeredFolder(userId: string, sessionId: string) {
-  const folder = join(dir, userId, sessionId);
-  await mkdir(folder, { recursive: true });
-  const { state, saveCreds } = await useMultiFileAuthState(folder);
-  state.creds.me = registeredCreds('15550001212', 4).me;
-  await saveCreds();
-  return folder;
-}
+const registeredFolder = (userId: string, sessionId: string) => writeBaileysAuthFolder(dir, userId, sessionId, '15550001212', 4);
 
 it('a second service on the same sessions/ never opens a second socket for a locked session', async () => {
   await registeredFolder('lee', 'main');
