@@ -68,6 +68,8 @@ interface ManagedSession {
   lastStatus: string | null;
   /** Resolves once a terminated actor's writes are flushed and its lock released. */
   released: Promise<void>;
+  /** A credential wipe under way (after a logout). */
+  wiping: Promise<void> | null;
 }
 
 /** Counters behind /metrics. */
@@ -81,7 +83,6 @@ export class SessionManager extends EventEmitter {
   readonly admission: ConnectAdmission;
   private readonly sessions = new Map<string, ManagedSession>();
   private readonly connection: AnyActorLogic;
-  private shuttingDown = false;
 
   constructor(private readonly options: SessionManagerOptions) {
     super();
@@ -214,7 +215,6 @@ export class SessionManager extends EventEmitter {
 
   /** Stops every actor without logging out, keeps shouldRun, flushes writes, releases locks. */
   async shutdown(): Promise<void> {
-    this.shuttingDown = true;
     await Promise.all([...this.sessions.values()].map((s) => this.stopActor(s)));
   }
 
@@ -229,7 +229,11 @@ export class SessionManager extends EventEmitter {
     const { key } = managed;
     const machine = sessionMachine.provide({
       actors: { connection: this.connection as never },
-      actions: { wipeCredentials: () => void managed.auth?.wipe() },
+      actions: {
+        wipeCredentials: () => {
+          managed.wiping = managed.auth?.wipe() ?? null;
+        },
+      },
     });
     const inspect = this.options.inspect;
     const actor = createActor(machine, {
@@ -263,8 +267,7 @@ export class SessionManager extends EventEmitter {
     }
     if (snapshot.matches('backingOff') && !previous?.matches('backingOff')) this.counters.reconnectAttempts += 1;
     if (snapshot.status === 'done') {
-      managed.released = this.releaseResources(managed);
-      void this.recordTermination(managed, snapshot);
+      managed.released = Promise.all([this.releaseResources(managed), this.recordTermination(managed, snapshot)]).then(() => undefined);
     }
     const view = this.view(managed);
     if (view.status !== managed.lastStatus || context.lastDisconnect !== previous?.context.lastDisconnect) {
@@ -273,13 +276,16 @@ export class SessionManager extends EventEmitter {
     }
   }
 
+  /**
+   * A session that ended on its own (logged out, replaced, out of attempts…) stays
+   * down after a restart, with its reason. A STOP wrote nothing here: an operator's
+   * stop() already set shouldRun false, and a shutdown's stop must leave it true.
+   */
   private async recordTermination(managed: ManagedSession, snapshot: SnapshotFrom<SessionMachine>): Promise<void> {
     const reason = snapshot.context.terminatedReason;
-    const stoppedForShutdown = reason === 'stopped' && this.shuttingDown;
-    if (!stoppedForShutdown && reason !== 'stopped') {
-      managed.meta = { ...managed.meta, shouldRun: false, terminatedReason: reason };
-      await this.options.store.writeMeta(managed.meta).catch(() => undefined);
-    }
+    if (reason === 'stopped') return;
+    managed.meta = { ...managed.meta, shouldRun: false, terminatedReason: reason };
+    await this.options.store.writeMeta(managed.meta).catch(() => undefined);
   }
 
   private async stopActor(managed: ManagedSession): Promise<void> {
@@ -295,8 +301,9 @@ export class SessionManager extends EventEmitter {
 
   /** Flush the ended actor's writes, then let its lock go (taken now, so a restart's new lock is never the one released). */
   private async releaseResources(managed: ManagedSession): Promise<void> {
-    const { auth, lock } = managed;
+    const { auth, lock, wiping } = managed;
     managed.lock = null;
+    await wiping;
     await auth?.flush();
     await lock?.release();
   }
@@ -330,5 +337,6 @@ function blankSession(key: SessionKey, meta: SessionMeta): ManagedSession {
     earlierReconnects: 0,
     lastStatus: null,
     released: Promise.resolve(),
+    wiping: null,
   };
 }

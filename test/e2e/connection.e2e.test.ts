@@ -127,6 +127,22 @@ describe('real Baileys against the simulator', () => {
     await s.reach('open');
   });
 
+  it('a slow server (every reply delayed) and a delayed login still end open, inside the connect deadline', async () => {
+    sim.behaviour.replyDelayMs = 150;
+    sim.behaviour.loginDelayMs = 300;
+    const s = live({ auth: memoryAuth(registeredCreds()) });
+    await s.reach('open');
+    expect(s.states).toEqual(['connecting', 'open']);
+  });
+
+  it('a slow probe answer past probeTimeoutMs counts as a failed probe', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), policy: { keepAliveIntervalMs: 200, probeTimeoutMs: 100 } });
+    await s.reach('open');
+    sim.behaviour.replyDelayMs = 400;
+    await s.reach('degraded');
+    expect(s.logs.some((r) => r.msg.includes('Keep-alive ping failed'))).toBe(true);
+  });
+
   it('a blackholed link: probe fails → degraded → backingOff → reconnect → open', async () => {
     const s = live({ auth: memoryAuth(registeredCreds()), policy: { keepAliveIntervalMs: 300 } });
     await s.reach('open');

@@ -74,6 +74,8 @@ describe('the HTTP API, against the simulator', () => {
     expect(loggedOut.terminatedReason).toBe('loggedOut');
     expect(sim.isLinked(device.jid)).toBe(false);
     await expect(readFile(join(dir, 'alice/default/creds.json'))).rejects.toThrow();
+    const meta = JSON.parse(await readFile(join(dir, 'alice/default/session.json'), 'utf8'));
+    expect(meta).toMatchObject({ shouldRun: false, terminatedReason: 'loggedOut' });
 
     expect((await api.call('DELETE', '/sessions/alice/default')).status).toBe(204);
     expect((await api.call('GET', '/sessions/alice/default')).status).toBe(404);
