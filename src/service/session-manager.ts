@@ -70,6 +70,8 @@ interface ManagedSession {
   released: Promise<void>;
   /** A credential wipe under way (after a logout). */
   wiping: Promise<void> | null;
+  /** A start under way. */
+  starting: Promise<SessionView> | null;
 }
 
 /** Counters behind /metrics. */
@@ -114,7 +116,7 @@ export class SessionManager extends EventEmitter {
       this.sessions.set(keyString(key), blankSession(key, meta));
       if (!meta.shouldRun) continue;
       try {
-        await this.start(key);
+        await this.run(this.find(key.userId, key.sessionId));
         started += 1;
       } catch (error) {
         this.options.logger.warn({ ...key, err: error instanceof Error ? error.message : String(error) }, 'Session not restored');
@@ -129,7 +131,7 @@ export class SessionManager extends EventEmitter {
     const meta = newMeta(key, true);
     await this.options.store.writeMeta(meta);
     this.sessions.set(keyString(key), blankSession(key, meta));
-    return this.start(key);
+    return this.run(this.find(key.userId, key.sessionId));
   }
 
   list(): SessionView[] {
@@ -141,9 +143,21 @@ export class SessionManager extends EventEmitter {
   }
 
   /** Starts the session's actor unless one is already running. */
-  async start(userId: unknown, sessionId?: unknown): Promise<SessionView> {
-    const managed = typeof userId === 'object' && userId !== null ? this.find((userId as SessionKey).userId, (userId as SessionKey).sessionId) : this.find(userId, sessionId);
+  start(userId: unknown, sessionId: unknown): Promise<SessionView> {
+    return this.run(this.find(userId, sessionId));
+  }
+
+  /** One start at a time per session: two concurrent requests must not make two actors. */
+  private run(managed: ManagedSession): Promise<SessionView> {
+    managed.starting ??= this.spawnWhenStopped(managed).finally(() => {
+      managed.starting = null;
+    });
+    return managed.starting;
+  }
+
+  private async spawnWhenStopped(managed: ManagedSession): Promise<SessionView> {
     if (managed.actor && managed.actor.getSnapshot().status === 'active') return this.view(managed);
+    await managed.released;
     const { store } = this.options;
     await store.ensureFolder(managed.key);
     managed.lock ??= await store.lock(managed.key).catch((error: unknown) => {
@@ -171,7 +185,7 @@ export class SessionManager extends EventEmitter {
   async restart(userId: unknown, sessionId: unknown): Promise<SessionView> {
     const managed = this.find(userId, sessionId);
     await this.stopActor(managed);
-    return this.start(managed.key);
+    return this.run(managed);
   }
 
   /** Unlinks the device (through the socket when there is one) and wipes credentials. */
@@ -338,5 +352,6 @@ function blankSession(key: SessionKey, meta: SessionMeta): ManagedSession {
     lastStatus: null,
     released: Promise.resolve(),
     wiping: null,
+    starting: null,
   };
 }

@@ -48,3 +48,19 @@ it('a lock left by a dead process is taken over', async () => {
   services.push(service);
   await service.waitForState('max', 'main', 'open');
 });
+
+it('five concurrent start requests make one actor and one socket', async () => {
+  await registeredFolder('ned', 'main');
+  const service = await startTestService({ sim, sessionsDir: dir });
+  services.push(service);
+  await service.waitForState('ned', 'main', 'open');
+  await service.call('POST', '/sessions/ned/main/stop');
+  await service.waitForState('ned', 'main', 'terminated');
+  const answers = await Promise.all(Array.from({ length: 5 }, () => service.call('POST', '/sessions/ned/main/start')));
+  expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+  await service.waitForState('ned', 'main', 'open');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(sim.loggedIn()).toHaveLength(1);
+  expect(sim.counters.maxConcurrentLoginsPerDevice).toBe(1);
+  expect(sim.counters.logins).toBe(2);
+});
