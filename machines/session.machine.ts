@@ -37,7 +37,6 @@ const milestoneTimerId = 'milestoneInterval';
 export interface ConnectedPeriod {
   /** Whether the last keep-alive probe was answered (false while degraded). */
   lastProbeOk: boolean;
-  keepAlivePings: number;
   healthChecks: number;
   milestones: number;
 }
@@ -132,11 +131,10 @@ const baseSetup = setup({
 
     // The connected-state intervals: a self-addressed delayed event each, re-armed
     // by its own tick and cancelled by endConnectedPeriod.
-    beginConnectedPeriod: assign({ connected: { lastProbeOk: true, keepAlivePings: 0, healthChecks: 0, milestones: 0 } }),
+    beginConnectedPeriod: assign({ connected: { lastProbeOk: true, healthChecks: 0, milestones: 0 } }),
     armKeepAlive: raise({ type: 'TIMER.KEEP_ALIVE' }, { id: keepAliveTimerId, delay: ({ context }) => context.policy.keepAliveIntervalMs }),
     armHealthCheck: raise({ type: 'TIMER.HEALTH_CHECK' }, { id: healthCheckTimerId, delay: ({ context }) => context.policy.healthCheckIntervalMs }),
     armMilestone: raise({ type: 'TIMER.MILESTONE' }, { id: milestoneTimerId, delay: ({ context }) => context.policy.milestoneIntervalMs }),
-    countKeepAlive: assign({ connected: ({ context }) => context.connected && { ...context.connected, keepAlivePings: context.connected.keepAlivePings + 1 } }),
     countHealthCheck: assign({ connected: ({ context }) => context.connected && { ...context.connected, healthChecks: context.connected.healthChecks + 1 } }),
     countMilestone: assign({ connected: ({ context }) => context.connected && { ...context.connected, milestones: context.connected.milestones + 1 } }),
     resetAttempts: assign({ attempt: 0 }),
@@ -267,7 +265,7 @@ export const sessionMachine = machineSetup.createMachine({
     // The connected-state intervals. Armed only while open or degraded, and
     // cancelled on leaving them, so they fire nowhere else.
     'TIMER.KEEP_ALIVE': {
-      actions: ['sendPing', 'countKeepAlive', { type: 'log', params: ({ context }) => sessionLog.keepAlivePing(context, linkState(context.connected)) }, 'armKeepAlive'],
+      actions: ['sendPing', { type: 'log', params: ({ context }) => sessionLog.keepAlivePing(context, linkState(context.connected)) }, 'armKeepAlive'],
     },
     'TIMER.HEALTH_CHECK': {
       actions: [

@@ -33,6 +33,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? defaultBodyLimitBytes,
+    // Event streams never go idle: without this, one open inspector tab holds shutdown hostage.
+    forceCloseConnections: true,
     disableRequestLogging: false,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });

@@ -7,6 +7,7 @@ import QRCode from 'qrcode';
 import type { SessionManager } from '../service/session-manager.js';
 import type { SessionView } from '../service/session-view.js';
 import { idPattern } from '../store/session-key.js';
+import { openEventStream } from './event-stream.js';
 
 const id = { type: 'string', pattern: idPattern.source, minLength: 1, maxLength: 64 } as const;
 const sessionParams = {
@@ -95,15 +96,12 @@ export function sessionRoutes(app: FastifyInstance, manager: SessionManager): vo
   app.get<{ Params: SessionParams }>('/sessions/:userId/:sessionId/events', { schema: { params: sessionParams } }, (request, reply) => {
     const { userId, sessionId } = request.params;
     const first = manager.get(userId, sessionId);
-    reply.hijack();
-    const out = reply.raw;
-    out.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const send = (view: SessionView) => out.write(`event: transition\ndata: ${JSON.stringify(view)}\n\n`);
-    send(first);
+    const stream = openEventStream(request, reply);
+    stream.send('transition', first);
     const onTransition = (view: SessionView) => {
-      if (view.userId === userId && view.sessionId === sessionId) send(view);
+      if (view.userId === userId && view.sessionId === sessionId) stream.send('transition', view);
     };
     manager.on('transition', onTransition);
-    request.raw.on('close', () => manager.off('transition', onTransition));
+    stream.onClose(() => manager.off('transition', onTransition));
   });
 }

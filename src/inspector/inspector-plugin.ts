@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { openEventStream } from '../http/event-stream.js';
 import { sessionMachine } from '../../machines/session.machine.js';
 import type { SessionManager } from '../service/session-manager.js';
 import type { SessionView } from '../service/session-view.js';
@@ -50,19 +51,16 @@ export function registerInspector(app: FastifyInstance, manager: SessionManager,
     (request, reply) => {
       const key = { userId: request.params.userId, sessionId: request.params.sessionId };
       const first = manager.get(key.userId, key.sessionId);
-      reply.hijack();
-      const out = reply.raw;
-      out.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      const send = (event: string, data: unknown) => out.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      send('view', first);
-      for (const entry of hub.recent(key)) send('entry', entry);
-      const onEntry = (entry: InspectorEntry) => send('entry', entry);
+      const stream = openEventStream(request, reply);
+      stream.send('view', first);
+      for (const entry of hub.recent(key)) stream.send('entry', entry);
+      const onEntry = (entry: InspectorEntry) => stream.send('entry', entry);
       const onView = (view: SessionView) => {
-        if (view.userId === key.userId && view.sessionId === key.sessionId) send('view', view);
+        if (view.userId === key.userId && view.sessionId === key.sessionId) stream.send('view', view);
       };
       hub.on(keyString(key), onEntry);
       manager.on('transition', onView);
-      request.raw.on('close', () => {
+      stream.onClose(() => {
         hub.off(keyString(key), onEntry);
         manager.off('transition', onView);
       });

@@ -79,6 +79,9 @@ it('SIGTERM stops every session without logging out and exits 0 within 10 s; the
   await waitUntil(async () => sim.loggedIn().length === 3, 8_000);
   let logouts = 0;
   sim.on('logout', () => (logouts += 1));
+  // An open event stream (an inspector tab, a curl -N) must not hold the shutdown up.
+  const stream = await fetch(`${service.url}/sessions/team/one/events`, { headers: { 'x-api-key': testApiKey } });
+  expect(stream.status).toBe(200);
   const startedAt = Date.now();
   const exited = new Promise<number | null>((resolve) => service.child.once('exit', (code) => resolve(code)));
   service.child.kill('SIGTERM');

@@ -1,0 +1,28 @@
+/**
+ * A text/event-stream response: named events with JSON data, a comment line
+ * every heartbeatMs so proxies do not cut an idle stream, and cleanup when the
+ * client goes away.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/** Idle proxies commonly cut at 30–60 s. */
+export const heartbeatMs = 15_000;
+
+export interface EventStream {
+  send(event: string, data: unknown): void;
+  /** Runs once the client has disconnected. */
+  onClose(cleanup: () => void): void;
+}
+
+export function openEventStream(request: FastifyRequest, reply: FastifyReply): EventStream {
+  reply.hijack();
+  const out = reply.raw;
+  out.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const heartbeat = setInterval(() => out.write(': heartbeat\n\n'), heartbeatMs);
+  const cleanups: Array<() => void> = [() => clearInterval(heartbeat)];
+  request.raw.once('close', () => cleanups.forEach((cleanup) => cleanup()));
+  return {
+    send: (event, data) => void out.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+    onClose: (cleanup) => void cleanups.push(cleanup),
+  };
+}
