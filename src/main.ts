@@ -26,6 +26,12 @@ const service = await startService(config, logger).catch((error: unknown) => {
   process.exit(1);
 });
 
+// Baileys runs many fire-and-forget promises per socket; one that rejects unhandled must not
+// take every other session down with it. Log it and keep serving.
+process.on('unhandledRejection', (reason) => {
+  logger.error({ err: reason }, 'Unhandled promise rejection (kept running)');
+});
+
 let stopping = false;
 const shutdown = (signal: string) => {
   if (stopping) return;

@@ -281,7 +281,10 @@ export class SessionManager extends EventEmitter {
     }
     if (snapshot.matches('backingOff') && !previous?.matches('backingOff')) this.counters.reconnectAttempts += 1;
     if (snapshot.status === 'done') {
-      managed.released = Promise.all([this.releaseResources(managed), this.recordTermination(managed, snapshot)]).then(() => undefined);
+      managed.released = Promise.all([this.releaseResources(managed), this.recordTermination(managed, snapshot)]).then(
+        () => undefined,
+        (error: unknown) => this.options.logger.error({ ...managed.key, err: error }, 'Releasing a session failed'),
+      );
     }
     const view = this.view(managed);
     if (view.status !== managed.lastStatus || context.lastDisconnect !== previous?.context.lastDisconnect) {
