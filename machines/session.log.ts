@@ -1,9 +1,10 @@
 /**
- * The log lines a session writes, as pure data. The machine passes these to its
- * provided `log` action; src/ hands them to pino. The words are the ones ops
+ * The log lines a session writes, as pure data. The machine emits each as a
+ * `log` event; src/ hands them to pino. The words are the ones ops
  * already grep for ("Reconnection attempt", "Keep-alive ping", "Session health
  * check", "Socket healthy", "Session milestone"): keep them.
  *
+ * All at info or above: ops grep for these words in production logs.
  * Nothing secret goes in here: no QR text, no credentials, no keys.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -79,7 +80,7 @@ export const sessionLog = {
     record('info', `Reconnection attempt ${who.attempt} for user ${who.userId} in ${formatSeconds(delayMs)}`, who, 'backingOff', { delayMs }),
   maxAttemptsReached: (who: SessionIdentity) =>
     record('error', `Max reconnection attempts reached for user ${who.userId}`, who, 'terminated', { reason: 'maxAttempts' }),
-  keepAlivePing: (who: SessionIdentity, state: string) => record('debug', `Keep-alive ping sent for user: ${who.userId}`, who, state),
+  keepAlivePing: (who: SessionIdentity, state: string) => record('info', `Keep-alive ping sent for user: ${who.userId}`, who, state),
   probeFailed: (who: SessionIdentity, error: string) =>
     record('warn', `Keep-alive ping failed for user ${who.userId}: ${error}`, who, 'degraded'),
   recovered: (who: SessionIdentity) => record('info', `Keep-alive ping answered for user ${who.userId}: link recovered`, who, 'open'),
@@ -94,8 +95,8 @@ export const sessionLog = {
     record('warn', `Socket health warning for user ${who.userId}: last keep-alive ping failed`, who, 'degraded'),
   milestone: (who: SessionIdentity, state: string, hours: number, uptimeMs: number) =>
     record('info', `Session milestone: ${hours} hours alive for user ${who.userId}`, who, state, { uptimeMs }),
-  clearedHealthCheck: (who: SessionIdentity) => record('debug', `Cleared health check interval for user ${who.userId}`, who, 'leaving'),
-  clearedKeepAlive: (who: SessionIdentity) => record('debug', `Cleared keep-alive interval for user ${who.userId}`, who, 'leaving'),
+  clearedHealthCheck: (who: SessionIdentity) => record('info', `Cleared health check interval for user ${who.userId}`, who, 'leaving'),
+  clearedKeepAlive: (who: SessionIdentity) => record('info', `Cleared keep-alive interval for user ${who.userId}`, who, 'leaving'),
   terminated: (who: SessionIdentity, reason: string) =>
     record(reason === 'stopped' ? 'info' : 'warn', `Session terminated for user ${who.userId}: ${reason}`, who, 'terminated', { reason }),
   connectionCrashed: (who: SessionIdentity, error: string) =>
