@@ -49,6 +49,8 @@ export class WaSimulator extends EventEmitter {
     pairings: 0,
     maxConcurrentLoginsPerDevice: 0,
   };
+  /** Every QR ref handed out so far (tests check that none reaches a log line). */
+  readonly issuedRefs: string[] = [];
   /** Answer the WebSocket upgrade with HTTP 403 (Baileys then hangs, reporting nothing). */
   rejectUpgrades = false;
 
@@ -171,6 +173,7 @@ export class WaSimulator extends EventEmitter {
       });
       connection.on('pairing', () => {
         this.counters.handshakesCompleted += 1;
+        this.issuedRefs.push(...connection.refs);
         this.emit('pairing', connection);
       });
       connection.on('login', () => this.emit('login', connection));

@@ -25,6 +25,14 @@ export class LogCapture extends Writable {
   }
 }
 
+export function assertNoSecretsLogged(text: string, secrets: string[]): void {
+  for (const secret of secrets) {
+    for (const form of [secret, Buffer.from(secret).toString('hex'), Buffer.from(secret).toString('base64')]) {
+      if (text.includes(form)) throw new Error(`a secret reached the logs (${secret.slice(0, 6)}…)`);
+    }
+  }
+}
+
 export async function tempSessionsDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'wa-vigil-test-'));
 }
@@ -41,7 +49,16 @@ export async function startTestService(options: { sim: WaSimulator; sessionsDir:
     CONNECT_TIMEOUT_MS: '2000',
     ...options.env,
   });
-  const service: Service = await startService(config, createLogger({ level: 'debug', destination: logs }));
+  const started: Service = await startService(config, createLogger({ level: 'debug', destination: logs }));
+  // R4 across every test that runs the service: when it stops, its logs must hold
+  // neither the API key nor any QR ref the simulator issued (plain or hex-dumped).
+  const service: Service = {
+    ...started,
+    stop: async () => {
+      await started.stop();
+      assertNoSecretsLogged(logs.text, [testApiKey, ...options.sim.issuedRefs]);
+    },
+  };
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: `Bearer ${testApiKey}` }) => {
     const res = await fetch(service.url + path, {
       method,
