@@ -66,8 +66,7 @@ function collect(node: AnyStateNode, into: Array<{ from: string; to: string; lab
       for (const target of transition.target ?? []) {
         const from = topLevel(node);
         const to = topLevel(target);
-        if (from === to && node.path.length <= 1) continue; // re-entries and targetless ones stay inside the box
-        if (from === to) continue;
+        if (from === to) continue; // moves inside one box (re-entries, substates) are not drawn
         into.push({ from, to, label: eventLabel(eventType) + guardLabel(transition.guard) });
       }
     }
