@@ -61,7 +61,7 @@ export class SimulatedConnection extends EventEmitter {
   /** The logged-in device, once known. */
   jid: string | null = null;
   readonly counters = { framesIn: 0, framesOut: 0, pingsAnswered: 0, iqsAnswered: 0 };
-  /** QR refs offered and not yet used up. */
+  /** QR refs offered to this connection. */
   readonly refs: string[] = [];
 
   private readonly frames = new FrameReader();
@@ -200,6 +200,7 @@ export class SimulatedConnection extends EventEmitter {
       const payload = proto.ClientPayload.decode(handshake.decrypt(message.clientFinish.payload));
       this.transport = handshake.split();
       this.handshake = null;
+      this.emit('handshake', this);
       this.onClientPayload(payload);
       return;
     }

@@ -171,8 +171,10 @@ export class WaSimulator extends EventEmitter {
         this.connections.delete(id);
         this.emit('closed', connection);
       });
-      connection.on('pairing', () => {
+      connection.on('handshake', () => {
         this.counters.handshakesCompleted += 1;
+      });
+      connection.on('pairing', () => {
         this.issuedRefs.push(...connection.refs);
         this.emit('pairing', connection);
       });
@@ -186,7 +188,6 @@ export class WaSimulator extends EventEmitter {
 
   private readonly registry: DeviceRegistry = {
     loginVerdict: (jid) => {
-      this.counters.handshakesCompleted += 1;
       const known = this.devices.get(jid);
       if (known) return known.linked ? 'ok' : 'loggedOut';
       if (!this.behaviour.acceptUnknownDevices) return 'loggedOut';
