@@ -128,10 +128,16 @@ export class SessionManager extends EventEmitter {
   async create(userId: unknown, sessionId: unknown = 'default'): Promise<SessionView> {
     const key = checkedKey(userId, sessionId);
     if (this.sessions.has(keyString(key))) throw new ManagerError('ERR_EXISTS', `session ${keyString(key)} already exists`);
-    const meta = newMeta(key, true);
-    await this.options.store.writeMeta(meta);
-    this.sessions.set(keyString(key), blankSession(key, meta));
-    return this.run(this.find(key.userId, key.sessionId));
+    // Claimed before the first await, so a concurrent create of the same id gets 409.
+    const managed = blankSession(key, newMeta(key, true));
+    this.sessions.set(keyString(key), managed);
+    try {
+      await this.options.store.writeMeta(managed.meta);
+    } catch (error) {
+      this.sessions.delete(keyString(key));
+      throw error;
+    }
+    return this.run(managed);
   }
 
   list(): SessionView[] {

@@ -64,3 +64,12 @@ it('five concurrent start requests make one actor and one socket', async () => {
   expect(sim.counters.maxConcurrentLoginsPerDevice).toBe(1);
   expect(sim.counters.logins).toBe(2);
 });
+
+it('five concurrent creates of one id: one 201, four 409, one socket', async () => {
+  const service = await startTestService({ sim, sessionsDir: dir });
+  services.push(service);
+  const answers = await Promise.all(Array.from({ length: 5 }, () => service.call('POST', '/sessions', { userId: 'olga' })));
+  expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409]);
+  await service.waitForState('olga', 'default', 'connecting.awaitingQr');
+  expect(sim.openConnections).toHaveLength(1);
+});
