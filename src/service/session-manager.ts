@@ -21,7 +21,7 @@ import type { SessionMeta, SessionStore } from '../store/session-store.js';
 import { createConnectionLogic } from '../whatsapp/connection.actor.js';
 import type { WhatsAppSocketOptions } from '../whatsapp/socket-options.js';
 import { ConnectAdmission } from './admission.js';
-import { toSessionView, type SessionView } from './session-view.js';
+import { statePath, toSessionView, type SessionView } from './session-view.js';
 
 export type TopLevelState = 'connecting' | 'open' | 'degraded' | 'backingOff' | 'terminated';
 
@@ -65,7 +65,6 @@ interface ManagedSession {
   lastDisconnectAt: Date | null;
   /** Reconnects of earlier actors of this session (this process). */
   earlierReconnects: number;
-  lastStatus: string | null;
   /** Resolves once a terminated actor's writes are flushed and its lock released. */
   released: Promise<void>;
   /** A credential wipe under way (after a logout). */
@@ -279,24 +278,26 @@ export class SessionManager extends EventEmitter {
     const { context } = snapshot;
     if (context.connected && !previous?.context.connected) managed.openSince = now;
     if (!context.connected) managed.openSince = null;
-    managed.nextRetryAt = snapshot.matches('backingOff') && context.retryDelayMs !== null ? new Date(now.getTime() + context.retryDelayMs) : null;
     if (context.lastDisconnect && context.lastDisconnect !== previous?.context.lastDisconnect) {
       managed.lastDisconnectAt = now;
       const code = String(context.lastDisconnect.statusCode ?? 'none');
       this.counters.closesByStatusCode.set(code, (this.counters.closesByStatusCode.get(code) ?? 0) + 1);
     }
-    if (snapshot.matches('backingOff') && !previous?.matches('backingOff')) this.counters.reconnectAttempts += 1;
+    if (!snapshot.matches('backingOff')) managed.nextRetryAt = null;
+    else if (!previous?.matches('backingOff')) {
+      this.counters.reconnectAttempts += 1;
+      managed.nextRetryAt = new Date(now.getTime() + (context.retryDelayMs ?? 0));
+    }
     if (snapshot.status === 'done') {
       managed.released = Promise.all([this.releaseResources(managed), this.recordTermination(managed, snapshot)]).then(
         () => undefined,
         (error: unknown) => this.options.logger.error({ ...managed.key, err: error }, 'Releasing a session failed'),
       );
     }
-    const view = this.view(managed);
-    if (view.status !== managed.lastStatus || context.lastDisconnect !== previous?.context.lastDisconnect) {
-      managed.lastStatus = view.status;
-      this.emit('transition', view);
-    }
+    // Timer ticks change the snapshot every few minutes per session; only a new
+    // state or a new disconnect is news for listeners, so only then is a view built.
+    const moved = !previous || statePath(snapshot.value) !== statePath(previous.value);
+    if (moved || context.lastDisconnect !== previous?.context.lastDisconnect) this.emit('transition', this.view(managed));
   }
 
   /**
@@ -358,7 +359,6 @@ function blankSession(key: SessionKey, meta: SessionMeta): ManagedSession {
     nextRetryAt: null,
     lastDisconnectAt: null,
     earlierReconnects: 0,
-    lastStatus: null,
     released: Promise.resolve(),
     wiping: null,
     starting: null,
