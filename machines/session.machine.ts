@@ -88,6 +88,12 @@ function closeOf(event: Event): CloseEvent {
   return event.type === 'CONNECTION.CLOSED' ? event : { type: 'CONNECTION.CLOSED' };
 }
 
+/** The close rule for a CONNECTION.CLOSED event (see close-rules.ts). */
+function verdictOf(event: Event, awaitingQr = false) {
+  const { statusCode, message } = closeOf(event);
+  return classifyClose(statusCode, message, awaitingQr);
+}
+
 const baseSetup = setup({
   types: {
     context: {} as SessionContext,
@@ -141,8 +147,7 @@ const baseSetup = setup({
     terminate: assign({ terminatedReason: (_, params: { reason: TerminatedReason }) => params.reason }),
     terminateForClose: assign({
       terminatedReason: ({ event }) => {
-        const { statusCode, message } = closeOf(event);
-        const verdict = classifyClose(statusCode, message, false);
+        const verdict = verdictOf(event);
         return verdict.kind === 'terminate' ? verdict.reason : null;
       },
     }),
@@ -151,12 +156,10 @@ const baseSetup = setup({
     /** More failures in a row than the policy allows. */
     attemptsExhausted: ({ context }) => context.attempt > context.policy.maxReconnectAttempts,
     closedByLogout: ({ event }) => closeOf(event).statusCode === 401,
-    closeIsFinal: ({ event }) => classifyClose(closeOf(event).statusCode, closeOf(event).message, false).kind === 'terminate',
-    closeAsksRestart: ({ context, event }) =>
-      classifyClose(closeOf(event).statusCode, closeOf(event).message, false).kind === 'restart' &&
-      context.restartsInARow < maxRestartsInARow,
+    closeIsFinal: ({ event }) => verdictOf(event).kind === 'terminate',
+    closeAsksRestart: ({ context, event }) => verdictOf(event).kind === 'restart' && context.restartsInARow < maxRestartsInARow,
     qrRefsEnded: ({ event }) => {
-      const verdict = classifyClose(closeOf(event).statusCode, closeOf(event).message, true);
+      const verdict = verdictOf(event, true);
       return verdict.kind === 'terminate' && verdict.reason === 'qrTimeout';
     },
   },
