@@ -47,10 +47,6 @@ export class InspectionHub extends EventEmitter {
     return [...(this.history.get(keyString(key)) ?? [])];
   }
 
-  forget(key: SessionKey): void {
-    this.history.delete(keyString(key));
-  }
-
   private toEntry(event: InspectionEvent): InspectorEntry | null {
     const isRoot = event.actorRef.sessionId === event.rootId;
     const base = { seq: ++this.seq, at: new Date().toISOString(), actor: isRoot ? 'session' : 'connection' } as const;

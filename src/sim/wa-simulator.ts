@@ -101,10 +101,6 @@ export class WaSimulator extends EventEmitter {
     return this.openConnections.filter((c) => c.phase === 'loggedIn' && (jid === undefined || c.jid === jid));
   }
 
-  connection(id: number): SimulatedConnection | undefined {
-    return this.connections.get(id);
-  }
-
   /** Apply a fault to every open connection (or to those `filter` picks). */
   forEach(action: (connection: SimulatedConnection) => void, filter: (c: SimulatedConnection) => boolean = () => true): number {
     const targets = this.openConnections.filter(filter);
@@ -114,14 +110,6 @@ export class WaSimulator extends EventEmitter {
 
   closeAll(): number {
     return this.forEach((c) => c.close());
-  }
-
-  resetAll(): number {
-    return this.forEach((c) => c.reset());
-  }
-
-  blackholeAll(options?: BlackholeOptions): number {
-    return this.forEach((c) => c.blackhole(options));
   }
 
   /** Whether a device may log in: linked, or unknown while unknown devices are accepted. */
