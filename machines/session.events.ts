@@ -38,7 +38,12 @@ export type OperatorEvent =
   | { type: 'RECONNECT' }; // from backingOff: connect now, counter reset
 
 // ---- raised by the session itself on its own clock ----
-export type TimerEvent = { type: 'TIMER.KEEP_ALIVE' } | { type: 'TIMER.HEALTH_CHECK' } | { type: 'TIMER.MILESTONE' };
+// `tick` counts the interval's firings in the current connected period (the
+// first is 1), so uptime is tick × interval without a counter in the context.
+export type TimerEvent =
+  | { type: 'TIMER.KEEP_ALIVE' }
+  | { type: 'TIMER.HEALTH_CHECK'; tick: number }
+  | { type: 'TIMER.MILESTONE'; tick: number };
 
 export type SessionEvent = ConnectionEvent | OperatorEvent | TimerEvent;
 

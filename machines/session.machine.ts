@@ -33,12 +33,10 @@ const keepAliveTimerId = 'keepAliveInterval';
 const healthCheckTimerId = 'healthCheckInterval';
 const milestoneTimerId = 'milestoneInterval';
 
-/** Counters of the current connected period (open or degraded); null when not connected. */
+/** The current connected period (open or degraded); null when not connected. */
 export interface ConnectedPeriod {
   /** Whether the last keep-alive probe was answered (false while degraded). */
   lastProbeOk: boolean;
-  healthChecks: number;
-  milestones: number;
 }
 
 export interface SessionContext {
@@ -78,10 +76,9 @@ function linkState(connected: ConnectedPeriod | null): 'open' | 'degraded' {
   return connected?.lastProbeOk === false ? 'degraded' : 'open';
 }
 
-/** Uptime of the connected period, counted in ticks of the interval's own clock. */
-function uptimeMs(context: SessionContext, ticks: 'healthChecks' | 'milestones'): number {
-  const interval = ticks === 'healthChecks' ? context.policy.healthCheckIntervalMs : context.policy.milestoneIntervalMs;
-  return (context.connected?.[ticks] ?? 0) * interval;
+/** The next firing of a connected-state interval: 1 when armed on open, one more when re-armed by its own tick. */
+function nextTick(event: Event, timer: 'TIMER.HEALTH_CHECK' | 'TIMER.MILESTONE'): number {
+  return event.type === timer ? event.tick + 1 : 1;
 }
 
 function closeOf(event: Event): CloseEvent {
@@ -130,19 +127,23 @@ const baseSetup = setup({
       },
     }),
     markProbe: assign({
-      connected: ({ context }, params: { ok: boolean }) => (context.connected ? { ...context.connected, lastProbeOk: params.ok } : null),
+      connected: ({ context }, params: { ok: boolean }) => (context.connected ? { lastProbeOk: params.ok } : null),
     }),
     clearQr: assign({ qr: null }),
     countRestart: assign({ restartsInARow: ({ context }) => context.restartsInARow + 1 }),
 
     // The connected-state intervals: a self-addressed delayed event each, re-armed
     // by its own tick and cancelled by endConnectedPeriod.
-    beginConnectedPeriod: assign({ connected: { lastProbeOk: true, healthChecks: 0, milestones: 0 } }),
+    beginConnectedPeriod: assign({ connected: { lastProbeOk: true } }),
     armKeepAlive: raise({ type: 'TIMER.KEEP_ALIVE' }, { id: keepAliveTimerId, delay: ({ context }) => context.policy.keepAliveIntervalMs }),
-    armHealthCheck: raise({ type: 'TIMER.HEALTH_CHECK' }, { id: healthCheckTimerId, delay: ({ context }) => context.policy.healthCheckIntervalMs }),
-    armMilestone: raise({ type: 'TIMER.MILESTONE' }, { id: milestoneTimerId, delay: ({ context }) => context.policy.milestoneIntervalMs }),
-    countHealthCheck: assign({ connected: ({ context }) => context.connected && { ...context.connected, healthChecks: context.connected.healthChecks + 1 } }),
-    countMilestone: assign({ connected: ({ context }) => context.connected && { ...context.connected, milestones: context.connected.milestones + 1 } }),
+    armHealthCheck: raise(({ event }) => ({ type: 'TIMER.HEALTH_CHECK' as const, tick: nextTick(event, 'TIMER.HEALTH_CHECK') }), {
+      id: healthCheckTimerId,
+      delay: ({ context }) => context.policy.healthCheckIntervalMs,
+    }),
+    armMilestone: raise(({ event }) => ({ type: 'TIMER.MILESTONE' as const, tick: nextTick(event, 'TIMER.MILESTONE') }), {
+      id: milestoneTimerId,
+      delay: ({ context }) => context.policy.milestoneIntervalMs,
+    }),
     resetAttempts: assign({ attempt: 0 }),
     terminate: assign({ terminatedReason: (_, params: { reason: TerminatedReason }) => params.reason }),
     terminateForClose: assign({
@@ -272,18 +273,22 @@ export const sessionMachine = machineSetup.createMachine({
     },
     'TIMER.HEALTH_CHECK': {
       actions: [
-        'countHealthCheck',
-        { type: 'log', params: ({ context }) => sessionLog.healthCheck(context, linkState(context.connected), uptimeMs(context, 'healthChecks')) },
+        {
+          type: 'log',
+          params: ({ context, event }) => sessionLog.healthCheck(context, linkState(context.connected), event.tick * context.policy.healthCheckIntervalMs),
+        },
         { type: 'log', params: ({ context }) => (context.connected?.lastProbeOk ? sessionLog.socketHealthy(context) : sessionLog.socketWarning(context)) },
         'armHealthCheck',
       ],
     },
     'TIMER.MILESTONE': {
       actions: [
-        'countMilestone',
         {
           type: 'log',
-          params: ({ context }) => sessionLog.milestone(context, linkState(context.connected), Math.round(uptimeMs(context, 'milestones') / 3_600_000), uptimeMs(context, 'milestones')),
+          params: ({ context, event }) => {
+            const uptimeMs = event.tick * context.policy.milestoneIntervalMs;
+            return sessionLog.milestone(context, linkState(context.connected), Math.round(uptimeMs / 3_600_000), uptimeMs);
+          },
         },
         'armMilestone',
       ],
