@@ -15,8 +15,11 @@ export type ConnectionEvent =
   | { type: 'CONNECTION.QR'; qr: string }
   | { type: 'CONNECTION.OPEN'; me?: AccountIdentity }
   | { type: 'CONNECTION.CLOSED'; statusCode?: number; message?: string }
-  | { type: 'PING.OK' }
-  | { type: 'PING.FAILED'; error: string };
+  // Probe results, reported the way whatsmeow's keepalive does: every failure,
+  // but an answer only when it ends a run of failures. A healthy link's answers
+  // change nothing, so they are not worth an event each.
+  | { type: 'PING.FAILED'; error: string }
+  | { type: 'PING.RESTORED' };
 
 // ---- sent by the session to its `connection` actor ----
 export type ConnectionCommand = { type: 'PING' } | { type: 'LOGOUT' };

@@ -1,7 +1,7 @@
 /**
  * The lifecycle of one WhatsApp session, as a statechart.
  *
- *   connecting ──OPEN──▶ open ◀──PING.OK── degraded
+ *   connecting ──OPEN──▶ open ◀─PING.RESTORED─ degraded
  *       │  ▲               │ PING.FAILED ──▶   │
  *       │  └─515 (at once)─┤                   │ no answer in degradedTimeoutMs
  *       ▼                  ▼                   ▼
@@ -391,7 +391,7 @@ export const sessionMachine = machineSetup.createMachine({
         },
       },
       on: {
-        'PING.OK': {
+        'PING.RESTORED': {
           target: 'open',
           actions: [{ type: 'markProbe', params: { ok: true } }, { type: 'log', params: ({ context }) => sessionLog.recovered(context) }],
         },

@@ -4,7 +4,7 @@
  * when the attempt ends.
  *
  *   socket events  →  CONNECTION.QR / CONNECTION.OPEN / CONNECTION.CLOSED
- *   PING           →  a real `w:p` ping iq  →  PING.OK / PING.FAILED
+ *   PING           →  a real `w:p` ping iq  →  PING.FAILED, or PING.RESTORED after failures
  *   LOGOUT         →  sock.logout()
  *   stop           →  listeners removed, sock.end(), ws terminated if it lingers
  */
@@ -67,6 +67,8 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     const { userId, sessionId } = input;
     let stopped = false;
     let closedReported = false;
+    /** The last probe failed: the next answer is news (PING.RESTORED). */
+    let probeFailing = false;
     let sock: WASocket | null = null;
     let logoutDone: Promise<void> | null = null;
     let lastFrameAt = Date.now();
@@ -81,6 +83,8 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     const report = (event: ConnectionEvent) => {
       if (event.type.startsWith('CONNECTION.')) leaveAdmission();
       if (stopped) return;
+      if (event.type === 'PING.RESTORED' && !probeFailing) return; // a healthy link's answer changes nothing
+      if (event.type.startsWith('PING.')) probeFailing = event.type === 'PING.FAILED';
       if (event.type === 'CONNECTION.CLOSED') {
         if (closedReported) return;
         closedReported = true;
@@ -150,7 +154,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
           input.probeTimeoutMs,
         );
         // Baileys resolves a timed-out query with undefined rather than rejecting.
-        report(answer ? { type: 'PING.OK' } : { type: 'PING.FAILED', error: `no answer within ${input.probeTimeoutMs} ms` });
+        report(answer ? { type: 'PING.RESTORED' } : { type: 'PING.FAILED', error: `no answer within ${input.probeTimeoutMs} ms` });
       } catch (error) {
         report({ type: 'PING.FAILED', error: error instanceof Error ? error.message : String(error) });
       }

@@ -143,6 +143,26 @@ describe('real Baileys against the simulator', () => {
     expect(s.logs.some((r) => r.msg.includes('Keep-alive ping failed'))).toBe(true);
   });
 
+  it('answered probes are not news; the first answer after failures restores the session', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), policy: { keepAliveIntervalMs: 150, probeTimeoutMs: 100, degradedProbeIntervalMs: 150, degradedTimeoutMs: 60_000 } });
+    await s.reach('open');
+    await waitUntil(() => sim.openConnections[0]!.counters.pingsAnswered >= 2, 3_000);
+    expect(s.connectionEvents).toEqual(['CONNECTION.OPEN']);
+
+    sim.behaviour.replyDelayMs = 400;
+    await s.reach('degraded');
+    sim.behaviour.replyDelayMs = 0;
+    await s.reachAfter('degraded', 'open');
+    const answered = sim.openConnections[0]!.counters.pingsAnswered;
+    await waitUntil(() => sim.openConnections[0]!.counters.pingsAnswered >= answered + 2, 3_000);
+
+    expect(s.states).toEqual(['connecting', 'open', 'degraded', 'open']);
+    const probeEvents = s.connectionEvents.filter((type) => type.startsWith('PING.'));
+    expect(probeEvents.at(-1)).toBe('PING.RESTORED');
+    expect(probeEvents.filter((type) => type === 'PING.RESTORED')).toHaveLength(1);
+    expect(s.logs.filter((r) => r.msg.includes('link recovered'))).toHaveLength(1);
+  });
+
   it('a blackholed link: probe fails → degraded → backingOff → reconnect → open', async () => {
     const s = live({ auth: memoryAuth(registeredCreds()), policy: { keepAliveIntervalMs: 300 } });
     await s.reach('open');

@@ -16,6 +16,7 @@ export function createAutoConnection(options: { outcome?: (input: ConnectionInpu
     started += 1;
     const key = `${input.userId}/${input.sessionId}`;
     let live = true;
+    let probeFailing = false;
     const send = (event: ConnectionEvent) => {
       if (live) sendBack(event);
     };
@@ -26,7 +27,11 @@ export function createAutoConnection(options: { outcome?: (input: ConnectionInpu
     if (outcome === 'refuse') send({ type: 'CONNECTION.CLOSED', statusCode: 428, message: 'refused' });
     receive((command) => {
       if (command.type !== 'PING') return;
-      send(options.pingOk?.(input) === false ? { type: 'PING.FAILED', error: 'no answer' } : { type: 'PING.OK' });
+      const ok = options.pingOk?.(input) !== false;
+      // The connection contract: every failure, an answer only when it ends failures.
+      if (!ok) send({ type: 'PING.FAILED', error: 'no answer' });
+      else if (probeFailing) send({ type: 'PING.RESTORED' });
+      probeFailing = !ok;
     });
     return () => {
       live = false;

@@ -12,6 +12,8 @@ export interface FakeAttempt {
   input: ConnectionInput;
   commands: ConnectionCommand['type'][];
   stopped: boolean;
+  /** The last probe failed, so the next answer is reported (PING.RESTORED). */
+  probeFailing: boolean;
   /** Send an event to the session as this attempt's socket; ignored once stopped. */
   emit(event: ConnectionEvent): void;
 }
@@ -25,16 +27,20 @@ export function createFakeConnection(options: { pingAnswer?: PingAnswer } = {}) 
       input,
       commands: [],
       stopped: false,
+      probeFailing: false,
       emit: (event) => {
-        if (!attempt.stopped) sendBack(event);
+        if (attempt.stopped) return;
+        if (event.type.startsWith('PING.')) attempt.probeFailing = event.type === 'PING.FAILED';
+        sendBack(event);
       },
     };
     attempts.push(attempt);
     receive((command) => {
       attempt.commands.push(command.type);
       if (command.type !== 'PING') return;
-      if (pingAnswer === 'ok') sendBack({ type: 'PING.OK' });
-      if (pingAnswer === 'fail') sendBack({ type: 'PING.FAILED', error: 'probe timed out' });
+      // The connection contract: every failure, an answer only when it ends failures.
+      if (pingAnswer === 'ok' && attempt.probeFailing) attempt.emit({ type: 'PING.RESTORED' });
+      if (pingAnswer === 'fail') attempt.emit({ type: 'PING.FAILED', error: 'probe timed out' });
     });
     return () => {
       attempt.stopped = true;

@@ -47,7 +47,16 @@ export function startLiveSession(options: {
       },
     },
   });
-  const actor = createActor(machine, { input: { userId: 'e2e', sessionId: 'main', policy: { ...quickPolicy, ...options.policy } } });
+  /** The connection contract's events (CONNECTION.*, PING.*) the session received, in order. */
+  const connectionEvents: string[] = [];
+  const actor = createActor(machine, {
+    input: { userId: 'e2e', sessionId: 'main', policy: { ...quickPolicy, ...options.policy } },
+    inspect: (inspection) => {
+      if (inspection.type === '@xstate.event' && inspection.actorRef === actor && /^(CONNECTION|PING)\./.test(inspection.event.type)) {
+        connectionEvents.push(inspection.event.type);
+      }
+    },
+  });
   actor.subscribe((snapshot) => {
     const top = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value)[0]!;
     if (states.at(-1) !== top) states.push(top);
@@ -60,6 +69,7 @@ export function startLiveSession(options: {
     actor,
     states,
     logs,
+    connectionEvents,
     get credentialWipes() {
       return credentialWipes;
     },
