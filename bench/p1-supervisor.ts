@@ -19,20 +19,22 @@ const hourMs = 3_600_000;
 
 const clock = new EventClock();
 const connection = createAutoConnection();
-const machine = sessionMachine.provide({ actors: { connection: connection.logic } });
+let logLines = 0;
+const machine = sessionMachine.provide({
+  actors: { connection: connection.logic },
+  actions: {
+    log: () => {
+      logLines += 1;
+    },
+  },
+});
 
 forceGc();
 const heapBefore = heapUsed();
 const actors = Array.from({ length: sessions }, (_, i) =>
   createActor(machine, { clock, input: { userId: `u${i}`, sessionId: 'main' } }),
 );
-let logLines = 0;
-for (const actor of actors) {
-  actor.on('log', () => {
-    logLines += 1;
-  });
-  actor.start();
-}
+for (const actor of actors) actor.start();
 clock.advance(61_000); // every session open and stable
 forceGc();
 const heapIdle = heapUsed();

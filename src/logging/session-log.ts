@@ -1,14 +1,14 @@
 /**
- * Writes a session actor's emitted log records with pino, keeping the
- * machine's message text (the words ops grep for) and its structured fields.
+ * The session machine's `log` action for the service: writes each record with
+ * pino, keeping the machine's message text (the words ops grep for) and its
+ * structured fields.
  */
-import type { Actor } from 'xstate';
-import type { SessionMachine } from '../../machines/session.machine.js';
+import type { SessionLogRecord } from '../../machines/session.log.js';
 import type { Logger } from './logger.js';
 
-export function writeSessionLogs(actor: Actor<SessionMachine>, logger: Logger): () => void {
-  const subscription = actor.on('log', ({ record }) => {
+/** Provide as `sessionMachine.provide({ actions: { log: sessionLogWriter(logger) } })`. */
+export function sessionLogWriter(logger: Logger): (_args: unknown, record: SessionLogRecord) => void {
+  return (_args, record) => {
     logger[record.level](record.fields, record.msg);
-  });
-  return () => subscription.unsubscribe();
+  };
 }

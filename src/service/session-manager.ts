@@ -13,7 +13,7 @@ import { sessionMachine, type SessionMachine } from '../../machines/session.mach
 import type { SessionPolicy } from '../../machines/session.policy.js';
 import type { LevelWithSilent } from 'pino';
 import type { Logger } from '../logging/logger.js';
-import { writeSessionLogs } from '../logging/session-log.js';
+import { sessionLogWriter } from '../logging/session-log.js';
 import type { FileAuthState } from '../store/file-auth-state.js';
 import { InvalidIdError, keyString, parseSessionKey, type SessionKey } from '../store/session-key.js';
 import type { SessionLock } from '../store/session-lock.js';
@@ -84,10 +84,13 @@ export class SessionManager extends EventEmitter {
   readonly admission: ConnectAdmission;
   private readonly sessions = new Map<string, ManagedSession>();
   private readonly connection: AnyActorLogic;
+  /** Every session's `log` action: its records go to the service logger. */
+  private readonly writeLog: ReturnType<typeof sessionLogWriter>;
 
   constructor(private readonly options: SessionManagerOptions) {
     super();
     this.admission = new ConnectAdmission(options.maxConcurrentConnects ?? 8);
+    this.writeLog = sessionLogWriter(options.logger);
     this.connection =
       options.connectionLogic ??
       createConnectionLogic({
@@ -249,6 +252,7 @@ export class SessionManager extends EventEmitter {
     const machine = sessionMachine.provide({
       actors: { connection: this.connection as never },
       actions: {
+        log: this.writeLog,
         wipeCredentials: () => {
           managed.wiping = managed.auth?.wipe() ?? null;
         },
@@ -259,7 +263,6 @@ export class SessionManager extends EventEmitter {
       input: { ...key, policy: this.options.policy },
       ...(inspect ? { inspect: (event: InspectionEvent) => inspect(key, event) } : {}),
     });
-    writeSessionLogs(actor, this.options.logger);
     let previous: SnapshotFrom<SessionMachine> | null = null;
     actor.subscribe({
       next: (snapshot) => {

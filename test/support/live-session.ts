@@ -42,6 +42,7 @@ export function startLiveSession(options: {
   const machine = sessionMachine.provide({
     actors: { connection },
     actions: {
+      log: (_, record) => logs.push(record),
       wipeCredentials: () => {
         credentialWipes += 1;
       },
@@ -61,7 +62,6 @@ export function startLiveSession(options: {
     const top = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value)[0]!;
     if (states.at(-1) !== top) states.push(top);
   });
-  actor.on('log', ({ record }) => logs.push(record));
   actor.start();
 
   const reach = (state: string, timeoutMs = 5_000) => waitFor(actor, (s) => s.matches(state as never), { timeout: timeoutMs });

@@ -18,13 +18,13 @@ export function startSession(options: { policy?: Partial<SessionPolicy>; pingAns
   const machine = sessionMachine.provide({
     actors: { connection: connection.logic },
     actions: {
+      log: (_, record) => logs.push(record),
       wipeCredentials: () => {
         credentialWipes += 1;
       },
     },
   });
   const actor = createActor(machine, { clock, input: { userId: 'u1', sessionId: 's1', policy: options.policy } });
-  actor.on('log', (event) => logs.push(event.record));
   actor.start();
 
   return {
