@@ -52,37 +52,41 @@ export class EventClock {
     this.nowMs = until;
   }
 
-  private before(a: Timer, b: Timer): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-
+  /** Sifts `timer` up from the new last slot, moving parents down instead of swapping. */
   private push(timer: Timer): void {
     const heap = this.heap;
+    let i = heap.length;
     heap.push(timer);
-    let i = heap.length - 1;
     while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
+      const parentIndex = (i - 1) >> 1;
+      const parent = heap[parentIndex]!;
+      if (!earlier(timer, parent)) break;
+      heap[i] = parent;
+      i = parentIndex;
     }
+    heap[i] = timer;
   }
 
+  /** Removes the root: the last timer sifts down from the root into the hole. */
   private pop(): void {
     const heap = this.heap;
     const last = heap.pop()!;
-    if (heap.length === 0) return;
-    heap[0] = last;
+    const size = heap.length;
+    if (size === 0) return;
     let i = 0;
     for (;;) {
-      const left = 2 * i + 1;
-      const right = left + 1;
-      let best = i;
-      if (left < heap.length && this.before(heap[left]!, heap[best]!)) best = left;
-      if (right < heap.length && this.before(heap[right]!, heap[best]!)) best = right;
-      if (best === i) return;
-      [heap[i], heap[best]] = [heap[best]!, heap[i]!];
-      i = best;
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      if (child + 1 < size && earlier(heap[child + 1]!, heap[child]!)) child += 1;
+      if (!earlier(heap[child]!, last)) break;
+      heap[i] = heap[child]!;
+      i = child;
     }
+    heap[i] = last;
   }
+}
+
+/** Due first; among timers due together, the one armed first (setTimeout order). */
+function earlier(a: Timer, b: Timer): boolean {
+  return a.due < b.due || (a.due === b.due && a.seq < b.seq);
 }
