@@ -5,37 +5,40 @@
  * O(log n) per timer instead of a full sort on every step — what a thousand
  * actors over ten simulated hours need.
  */
+/** A pending timer; it is also the handle setTimeout returns, so clearing needs no lookup. */
 interface Timer {
-  id: number;
   due: number;
+  /** Arming order: breaks ties between timers due at the same time. */
   seq: number;
   fn: () => void;
+  cleared: boolean;
 }
 
 export class EventClock {
   private nowMs = 0;
-  private nextId = 1;
   private seq = 0;
+  private pending = 0;
   private readonly heap: Timer[] = [];
-  private readonly live = new Map<number, Timer>();
 
   now(): number {
     return this.nowMs;
   }
 
-  setTimeout(fn: (...args: unknown[]) => void, timeoutMs: number): number {
-    const timer: Timer = { id: this.nextId++, due: this.nowMs + Math.max(0, timeoutMs), seq: this.seq++, fn };
-    this.live.set(timer.id, timer);
+  setTimeout(fn: (...args: unknown[]) => void, timeoutMs: number): Timer {
+    const timer: Timer = { due: this.nowMs + Math.max(0, timeoutMs), seq: this.seq++, fn, cleared: false };
+    this.pending += 1;
     this.push(timer);
-    return timer.id;
+    return timer;
   }
 
-  clearTimeout(id: number): void {
-    this.live.delete(id); // removed lazily from the heap
+  clearTimeout(timer: Timer): void {
+    if (timer.cleared) return;
+    timer.cleared = true; // removed lazily from the heap
+    this.pending -= 1;
   }
 
   get pendingTimers(): number {
-    return this.live.size;
+    return this.pending;
   }
 
   /** Fires every timer due within the next `ms`, each at its own due time. */
@@ -45,7 +48,9 @@ export class EventClock {
       const top = this.heap[0];
       if (!top || top.due > until) break;
       this.pop();
-      if (!this.live.delete(top.id)) continue;
+      if (top.cleared) continue;
+      top.cleared = true;
+      this.pending -= 1;
       this.nowMs = top.due;
       top.fn();
     }
