@@ -47,19 +47,23 @@ export class InspectionHub extends EventEmitter {
     return [...(this.history.get(keyString(key)) ?? [])];
   }
 
+  /**
+   * Only snapshots and events become entries; every other inspection event
+   * (actions, microsteps, actor creation) is dropped before anything is built:
+   * this runs for every event of every session.
+   */
   private toEntry(event: InspectionEvent): InspectorEntry | null {
     const isRoot = event.actorRef.sessionId === event.rootId;
-    const base = { seq: ++this.seq, at: new Date().toISOString(), actor: isRoot ? 'session' : 'connection' } as const;
     if (event.type === '@xstate.snapshot') {
       if (!isRoot) return null;
       const snapshot = event.snapshot as { value?: unknown };
       if (snapshot.value === undefined) return null;
-      return { ...base, kind: 'transition', type: event.event.type, status: statePath(snapshot.value) };
+      return { ...this.stamp(isRoot), kind: 'transition', type: event.event.type, status: statePath(snapshot.value) };
     }
     if (event.type === '@xstate.event') {
       const source = event.event as Record<string, unknown> & { type: string };
       if (source.type.startsWith('xstate.') && !source.type.startsWith('xstate.after') && !source.type.startsWith('xstate.error')) return null;
-      const entry: InspectorEntry = { ...base, kind: 'event', type: source.type };
+      const entry: InspectorEntry = { ...this.stamp(isRoot), kind: 'event', type: source.type };
       for (const field of safeFields) {
         const value = source[field];
         if (field === 'statusCode' && typeof value === 'number') entry.statusCode = value;
@@ -68,5 +72,9 @@ export class InspectionHub extends EventEmitter {
       return entry;
     }
     return null;
+  }
+
+  private stamp(isRoot: boolean) {
+    return { seq: ++this.seq, at: new Date().toISOString(), actor: isRoot ? 'session' : 'connection' } as const;
   }
 }
