@@ -1,25 +1,10 @@
-/**
- * The /sessions routes. Ids are checked by JSON schema before any handler
- * runs, so a bad id is a 400 naming the field and never reaches the disk.
- */
+/** The /sessions routes. Ids are checked by JSON schema (session-params.ts) before any handler runs. */
 import type { FastifyInstance } from 'fastify';
 import QRCode from 'qrcode';
 import type { SessionManager } from '../service/session-manager.js';
 import type { SessionView } from '../service/session-view.js';
-import { idPattern } from '../store/session-key.js';
 import { openEventStream } from './event-stream.js';
-
-const id = { type: 'string', pattern: idPattern.source, minLength: 1, maxLength: 64 } as const;
-const sessionParams = {
-  type: 'object',
-  required: ['userId', 'sessionId'],
-  properties: { userId: id, sessionId: id },
-} as const;
-
-interface SessionParams {
-  userId: string;
-  sessionId: string;
-}
+import { idSchema, sessionParamsSchema as sessionParams, type SessionParams } from './session-params.js';
 
 export function sessionRoutes(app: FastifyInstance, manager: SessionManager): void {
   app.post<{ Body: { userId: string; sessionId?: string } }>(
@@ -30,7 +15,7 @@ export function sessionRoutes(app: FastifyInstance, manager: SessionManager): vo
           type: 'object',
           required: ['userId'],
           additionalProperties: false,
-          properties: { userId: id, sessionId: id },
+          properties: { userId: idSchema, sessionId: idSchema },
         },
       },
     },
@@ -98,10 +83,6 @@ export function sessionRoutes(app: FastifyInstance, manager: SessionManager): vo
     const first = manager.get(userId, sessionId);
     const stream = openEventStream(request, reply);
     stream.send('transition', first);
-    const onTransition = (view: SessionView) => {
-      if (view.userId === userId && view.sessionId === sessionId) stream.send('transition', view);
-    };
-    manager.on('transition', onTransition);
-    stream.onClose(() => manager.off('transition', onTransition));
+    stream.onClose(manager.watch(userId, sessionId, (view) => stream.send('transition', view)));
   });
 }

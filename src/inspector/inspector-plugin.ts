@@ -13,10 +13,10 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { openEventStream } from '../http/event-stream.js';
+import { sessionParamsSchema, type SessionParams } from '../http/session-params.js';
 import { sessionMachine } from '../../machines/session.machine.js';
 import type { SessionManager } from '../service/session-manager.js';
-import type { SessionView } from '../service/session-view.js';
-import { idPattern, keyString } from '../store/session-key.js';
+import { keyString } from '../store/session-key.js';
 import type { InspectionHub, InspectorEntry } from './inspection-hub.js';
 import { buildStatechartGraph } from './statechart-graph.js';
 
@@ -34,8 +34,6 @@ const staticFiles: Record<string, { file: string; type: string }> = {
 
 export const inspectorOpenPaths = Object.keys(staticFiles);
 
-const id = { type: 'string', pattern: idPattern.source } as const;
-
 export function registerInspector(app: FastifyInstance, manager: SessionManager, hub: InspectionHub): void {
   const folder = publicFolder();
   for (const [path, { file, type }] of Object.entries(staticFiles)) {
@@ -45,25 +43,15 @@ export function registerInspector(app: FastifyInstance, manager: SessionManager,
   const graph = buildStatechartGraph(sessionMachine);
   app.get('/inspector/graph', async () => graph);
 
-  app.get<{ Params: { userId: string; sessionId: string } }>(
-    '/inspector/sessions/:userId/:sessionId/feed',
-    { schema: { params: { type: 'object', required: ['userId', 'sessionId'], properties: { userId: id, sessionId: id } } } },
-    (request, reply) => {
-      const key = { userId: request.params.userId, sessionId: request.params.sessionId };
-      const first = manager.get(key.userId, key.sessionId);
-      const stream = openEventStream(request, reply);
-      stream.send('view', first);
-      for (const entry of hub.recent(key)) stream.send('entry', entry);
-      const onEntry = (entry: InspectorEntry) => stream.send('entry', entry);
-      const onView = (view: SessionView) => {
-        if (view.userId === key.userId && view.sessionId === key.sessionId) stream.send('view', view);
-      };
-      hub.on(keyString(key), onEntry);
-      manager.on('transition', onView);
-      stream.onClose(() => {
-        hub.off(keyString(key), onEntry);
-        manager.off('transition', onView);
-      });
-    },
-  );
+  app.get<{ Params: SessionParams }>('/inspector/sessions/:userId/:sessionId/feed', { schema: { params: sessionParamsSchema } }, (request, reply) => {
+    const key = { userId: request.params.userId, sessionId: request.params.sessionId };
+    const first = manager.get(key.userId, key.sessionId);
+    const stream = openEventStream(request, reply);
+    stream.send('view', first);
+    for (const entry of hub.recent(key)) stream.send('entry', entry);
+    const onEntry = (entry: InspectorEntry) => stream.send('entry', entry);
+    hub.on(keyString(key), onEntry);
+    stream.onClose(() => hub.off(keyString(key), onEntry));
+    stream.onClose(manager.watch(key.userId, key.sessionId, (view) => stream.send('view', view)));
+  });
 }

@@ -225,6 +225,16 @@ export class SessionManager extends EventEmitter {
     return qr;
   }
 
+  /** Calls `listener` with the session's view on each of its transitions; returns the way to stop. */
+  watch(userId: unknown, sessionId: unknown, listener: (view: SessionView) => void): () => void {
+    const { key } = this.find(userId, sessionId);
+    const onTransition = (view: SessionView) => {
+      if (view.userId === key.userId && view.sessionId === key.sessionId) listener(view);
+    };
+    this.on('transition', onTransition);
+    return () => this.off('transition', onTransition);
+  }
+
   /** Links by phone number instead of QR (Baileys' requestPairingCode). */
   async requestPairingCode(userId: unknown, sessionId: unknown, phoneNumber: string): Promise<string> {
     const managed = this.find(userId, sessionId);
