@@ -15,7 +15,7 @@ import type { LevelWithSilent } from 'pino';
 import type { Logger } from '../logging/logger.js';
 import { sessionLogWriter } from '../logging/session-log.js';
 import type { FileAuthState } from '../store/file-auth-state.js';
-import { InvalidIdError, keyString, parseSessionKey, type SessionKey } from '../store/session-key.js';
+import { checkedSessionKey, keyString, type SessionKey } from '../store/session-key.js';
 import type { SessionLock } from '../store/session-lock.js';
 import type { SessionMeta, SessionStore } from '../store/session-store.js';
 import { createConnectionLogic } from '../whatsapp/connection.actor.js';
@@ -128,7 +128,7 @@ export class SessionManager extends EventEmitter {
   }
 
   async create(userId: unknown, sessionId: unknown = 'default'): Promise<SessionView> {
-    const key = checkedKey(userId, sessionId);
+    const key = checkedSessionKey(userId, sessionId);
     if (this.sessions.has(keyString(key))) throw new ManagerError('ERR_EXISTS', `session ${keyString(key)} already exists`);
     // Claimed before the first await, so a concurrent create of the same id gets 409.
     const managed = blankSession(key, newMeta(key, true));
@@ -251,7 +251,7 @@ export class SessionManager extends EventEmitter {
   }
 
   private find(userId: unknown, sessionId: unknown): ManagedSession {
-    const key = checkedKey(userId, sessionId);
+    const key = checkedSessionKey(userId, sessionId);
     const managed = this.sessions.get(keyString(key));
     if (!managed) throw new ManagerError('ERR_NOT_FOUND', `no session ${keyString(key)}`);
     return managed;
@@ -348,12 +348,6 @@ export class SessionManager extends EventEmitter {
   private view(managed: ManagedSession): SessionView {
     return toSessionView(managed, managed.actor?.getSnapshot() ?? null);
   }
-}
-
-function checkedKey(userId: unknown, sessionId: unknown): SessionKey {
-  const key = parseSessionKey(userId, sessionId);
-  if (key instanceof InvalidIdError) throw key;
-  return key;
 }
 
 function newMeta(key: SessionKey, shouldRun: boolean): SessionMeta {

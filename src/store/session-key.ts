@@ -25,6 +25,13 @@ export function parseSessionKey(userId: unknown, sessionId: unknown): SessionKey
   return { userId, sessionId };
 }
 
+/** The key, or throws the InvalidIdError naming the first bad field. */
+export function checkedSessionKey(userId: unknown, sessionId: unknown): SessionKey {
+  const key = parseSessionKey(userId, sessionId);
+  if (key instanceof InvalidIdError) throw key;
+  return key;
+}
+
 export function keyString({ userId, sessionId }: SessionKey): string {
   return `${userId}/${sessionId}`;
 }

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
 import { openFileAuthState, type FileAuthState } from './file-auth-state.js';
 import { acquireSessionLock, type SessionLock } from './session-lock.js';
-import { idPattern, InvalidIdError, parseSessionKey, type SessionKey } from './session-key.js';
+import { checkedSessionKey, idPattern, type SessionKey } from './session-key.js';
 
 export const metaFileName = 'session.json';
 
@@ -30,8 +30,7 @@ export class SessionStore {
   }
 
   folderOf(key: SessionKey): string {
-    const checked = parseSessionKey(key.userId, key.sessionId);
-    if (checked instanceof InvalidIdError) throw checked;
+    const checked = checkedSessionKey(key.userId, key.sessionId);
     return join(this.root, checked.userId, checked.sessionId);
   }
 
