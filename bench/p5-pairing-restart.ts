@@ -10,22 +10,23 @@ import { pino } from 'pino';
 import { createActor, waitFor } from 'xstate';
 import { sessionMachine } from '../machines/session.machine.js';
 import { WaSimulator } from '../src/sim/wa-simulator.js';
-import { createConnectionLogic } from '../src/whatsapp/connection.actor.js';
+import { createConnectionLogic, defaultStaleLinkAfterMs } from '../src/whatsapp/connection.actor.js';
 import { resolveSocketOptions } from '../src/whatsapp/socket-options.js';
 import { memoryAuth } from '../test/support/memory-auth.js';
 import { median, report } from './support/measure.js';
 
 const pairings = Number(process.argv[2] ?? 7);
 const sim = await new WaSimulator().start();
+const socketOptions = resolveSocketOptions({ waWebSocketUrl: sim.url });
 const times: number[] = [];
 let backoffs = 0;
 for (let i = 0; i < pairings; i++) {
   const auth = memoryAuth();
   const connection = createConnectionLogic({
     openAuthState: async () => auth,
-    socketOptions: resolveSocketOptions({ waWebSocketUrl: sim.url }),
+    socketOptions,
     baileysLogger: pino({ level: 'silent' }),
-    staleLinkAfterMs: 35_000,
+    staleLinkAfterMs: defaultStaleLinkAfterMs(socketOptions),
   });
   const actor = createActor(sessionMachine.provide({ actors: { connection } }), { input: { userId: `p${i}`, sessionId: 'main' } });
   actor.subscribe((s) => {

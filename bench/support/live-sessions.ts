@@ -7,7 +7,7 @@ import { createActor, waitFor, type Actor } from 'xstate';
 import { sessionMachine, type SessionMachine } from '../../machines/session.machine.js';
 import type { SessionPolicy } from '../../machines/session.policy.js';
 import { ConnectAdmission } from '../../src/service/admission.js';
-import { createConnectionLogic } from '../../src/whatsapp/connection.actor.js';
+import { createConnectionLogic, defaultStaleLinkAfterMs } from '../../src/whatsapp/connection.actor.js';
 import { resolveSocketOptions, type WhatsAppSocketOptions } from '../../src/whatsapp/socket-options.js';
 import { memoryAuth, registeredCreds } from '../../test/support/memory-auth.js';
 
@@ -29,7 +29,7 @@ export function startLiveSessions(options: LiveSessionsOptions): Actor<SessionMa
     openAuthState: async (userId) => auths.get(userId)!,
     socketOptions,
     baileysLogger: pino({ level: 'silent' }),
-    staleLinkAfterMs: options.staleLinkAfterMs ?? socketOptions.keepAliveIntervalMs + 5_000,
+    staleLinkAfterMs: options.staleLinkAfterMs ?? defaultStaleLinkAfterMs(socketOptions),
     ...(options.maxConcurrentConnects ? { admission: new ConnectAdmission(options.maxConcurrentConnects) } : {}),
   });
   const machine = sessionMachine.provide({ actors: { connection } });

@@ -18,7 +18,7 @@ import type { FileAuthState } from '../store/file-auth-state.js';
 import { checkedSessionKey, keyString, type SessionKey } from '../store/session-key.js';
 import type { SessionLock } from '../store/session-lock.js';
 import type { SessionMeta, SessionStore } from '../store/session-store.js';
-import { createConnectionLogic } from '../whatsapp/connection.actor.js';
+import { createConnectionLogic, defaultStaleLinkAfterMs } from '../whatsapp/connection.actor.js';
 import type { WhatsAppSocketOptions } from '../whatsapp/socket-options.js';
 import { ConnectAdmission } from './admission.js';
 import { statePath, toSessionView, type SessionView } from './session-view.js';
@@ -33,7 +33,7 @@ export interface SessionManagerOptions {
   socketOptions: WhatsAppSocketOptions;
   /** Baileys' own log level (it is chatty). Default 'error'. */
   baileysLogLevel?: LevelWithSilent;
-  /** See ConnectionDependencies.staleLinkAfterMs; default Baileys' keep-alive + 5 s. */
+  /** See ConnectionDependencies.staleLinkAfterMs; default defaultStaleLinkAfterMs (Baileys' keep-alive + 5 s). */
   staleLinkAfterMs?: number;
   /** Connection attempts allowed in their handshake at once. Default 8. */
   maxConcurrentConnects?: number;
@@ -101,7 +101,7 @@ export class SessionManager extends EventEmitter {
         },
         socketOptions: options.socketOptions,
         baileysLogger: options.logger.child({ component: 'baileys' }, { level: options.baileysLogLevel ?? 'error' }),
-        staleLinkAfterMs: options.staleLinkAfterMs ?? options.socketOptions.keepAliveIntervalMs + 5_000,
+        staleLinkAfterMs: options.staleLinkAfterMs ?? defaultStaleLinkAfterMs(options.socketOptions),
         admission: this.admission,
         onSocket: (userId, sessionId, socket) => {
           const managed = this.sessions.get(keyString({ userId, sessionId }));

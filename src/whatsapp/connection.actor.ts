@@ -28,6 +28,14 @@ export const closeGraceMs = 1_000;
 /** How often the dead-link watchdog looks at the last inbound frame. */
 export const staleCheckIntervalMs = 1_000;
 
+/** Margin over Baileys' keep-alive interval before a silent link counts as dead (Baileys itself waits interval + 5 s). */
+const staleLinkMarginMs = 5_000;
+
+/** The default staleLinkAfterMs: one Baileys keep-alive interval plus a margin of silence. */
+export function defaultStaleLinkAfterMs(socketOptions: WhatsAppSocketOptions): number {
+  return socketOptions.keepAliveIntervalMs + staleLinkMarginMs;
+}
+
 /** A session's credentials as Baileys wants them, and how to save a change. */
 export interface AuthStateHandle {
   state: AuthenticationState;
