@@ -1,6 +1,6 @@
 /**
- * The log lines a session writes, as pure data. The machine emits each as a
- * `log` event; src/ hands them to pino. The words are the ones ops
+ * The log lines a session writes, as pure data. The machine passes each to its
+ * provided `log` action; src/ hands them to pino. The words are the ones ops
  * already grep for ("Reconnection attempt", "Keep-alive ping", "Session health
  * check", "Socket healthy", "Session milestone"): keep them.
  *

@@ -182,7 +182,7 @@ const baseSetup = setup({
   },
 });
 
-// Composite actions: each one concern, made from XState's built-in actions only.
+// Composite actions: each one concern, made from XState's built-in actions and the named ones above.
 const machineSetup = baseSetup.extend({
   actions: {
     /** Leaving the connected states for anywhere else: the intervals stop, and say so. */
@@ -270,7 +270,7 @@ export const sessionMachine = machineSetup.createMachine({
           type: 'log',
           params: ({ context, event }) => sessionLog.healthCheck(context, linkState(context.connected), event.tick * context.policy.healthCheckIntervalMs),
         },
-        { type: 'log', params: ({ context }) => (context.connected?.lastProbeOk ? sessionLog.socketHealthy(context) : sessionLog.socketWarning(context)) },
+        { type: 'log', params: ({ context }) => (linkState(context.connected) === 'open' ? sessionLog.socketHealthy(context) : sessionLog.socketWarning(context)) },
         'armHealthCheck',
       ],
     },
