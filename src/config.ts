@@ -18,9 +18,15 @@
  * | MAX_CONCURRENT_CONNECTS | 8 | handshakes at once (reconnect storms) |
  * | PRINT_QR | false | draw QR codes in the terminal |
  * | BAILEYS_LOG_LEVEL | error | Baileys' own log level |
+ * | LEASE_TTL_MS | 10000 | a process silent this long is dead: its sessions are taken over |
+ * | LEASE_RENEW_MS | 2000 | how often a process renews its leases and looks for dead owners' sessions |
+ * | ALLOWED_HOSTS | (none) | extra Host names accepted without API_KEY (comma-separated) |
+ * | ALLOWED_ORIGINS | (none) | browser origins allowed to change state (comma-separated) |
  */
 import type { LevelWithSilent } from 'pino';
 import { PolicyError, resolvePolicy, type SessionPolicy } from '../machines/session.policy.js';
+import { defaultRenewIntervalMs } from './service/placement.js';
+import { defaultLeaseTtlMs } from './store/files/file-ownership.js';
 import { defaultSocketOptions } from './whatsapp/socket-options.js';
 
 export interface ServiceConfig {
@@ -37,6 +43,12 @@ export interface ServiceConfig {
   maxConcurrentConnects: number;
   printQr: boolean;
   inspectWsUrl: string | null;
+  leaseTtlMs: number;
+  leaseRenewIntervalMs: number;
+  /** Host header names accepted besides loopback ones when no API key is set. */
+  allowedHosts: string[];
+  /** Origins (scheme://host[:port]) allowed to send state-changing requests. */
+  allowedOrigins: string[];
 }
 
 export class ConfigError extends Error {
@@ -76,6 +88,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     throw error;
   }
 
+  const leaseTtlMs = integer(env, 'LEASE_TTL_MS', defaultLeaseTtlMs, 100, maxTimerMs)!;
+  const leaseRenewIntervalMs = integer(env, 'LEASE_RENEW_MS', Math.min(defaultRenewIntervalMs, Math.floor(leaseTtlMs / 5)), 1, maxTimerMs)!;
+  if (leaseRenewIntervalMs * 2 > leaseTtlMs) throw new ConfigError('LEASE_RENEW_MS', `must be at most half of LEASE_TTL_MS (${leaseTtlMs})`);
+  const allowedOrigins = names(env, 'ALLOWED_ORIGINS');
+  for (const origin of allowedOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new ConfigError('ALLOWED_ORIGINS', `"${origin}" is not an origin like https://crm.example.com`);
+  }
+
   return {
     port: integer(env, 'PORT', 3000, 0, 65535)!,
     host,
@@ -90,7 +110,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     maxConcurrentConnects: integer(env, 'MAX_CONCURRENT_CONNECTS', 8, 1)!,
     printQr: env.PRINT_QR === 'true' || env.PRINT_QR === '1',
     inspectWsUrl: env.INSPECT_WS_URL ? env.INSPECT_WS_URL : null,
+    leaseTtlMs,
+    leaseRenewIntervalMs,
+    allowedHosts: names(env, 'ALLOWED_HOSTS').map((h) => h.toLowerCase()),
+    allowedOrigins,
   };
+}
+
+/** Node's timers hold at most 2^31 - 1 ms; a longer delay fires at once. */
+const maxTimerMs = 2 ** 31 - 1;
+
+function names(env: NodeJS.ProcessEnv, name: string): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {

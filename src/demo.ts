@@ -31,7 +31,7 @@ const config = loadConfig({
   RECONNECT_DELAYS_MS: process.env.RECONNECT_DELAYS_MS ?? '3000,10000,30000,60000,120000',
 });
 const service = await startService(config, createLogger({ level: config.logLevel }));
-await service.manager.create('demo', 'new');
+await service.registry.create('demo', 'new');
 
 const api = service.url;
 process.stdout.write(

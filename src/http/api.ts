@@ -1,22 +1,27 @@
 /**
  * The HTTP API (Fastify). Options:
- *   manager   the session manager (required)
- *   logger    pino instance for request logs (required)
- *   apiKey    when set, required on every route but /health (default none)
- *   bodyLimit bytes; larger bodies get 413 (default 64 KiB)
+ *   registry        the sessions (required)
+ *   logger          pino instance for request logs (required)
+ *   apiKey          when set, required on every route but /health (default none)
+ *   allowedHosts    Host names served without an API key besides loopback ones (default none)
+ *   allowedOrigins  browser origins allowed to change state besides the API's own (default none)
+ *   bodyLimit       bytes; larger bodies get 413 (default 64 KiB)
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../logging/logger.js';
-import type { SessionManager } from '../service/session-manager.js';
+import type { SessionRegistry } from '../service/registry.js';
 import { requireApiKey } from './api-key.js';
 import { installErrorHandler } from './errors.js';
+import { guardOrigins } from './origin-guard.js';
 import { renderMetrics } from './metrics.js';
 import { sessionRoutes } from './session-routes.js';
 
 export interface ApiOptions {
-  manager: SessionManager;
+  registry: SessionRegistry;
   logger: Logger;
   apiKey?: string | null;
+  allowedHosts?: readonly string[];
+  allowedOrigins?: readonly string[];
   bodyLimit?: number;
   /** Plugins that add routes (the inspector); their openPaths skip the API key. */
   plugins?: ApiPlugin[];
@@ -39,13 +44,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
   installErrorHandler(app);
+  guardOrigins(app, { apiKeyRequired: Boolean(options.apiKey), allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins });
   const openPaths = ['/health', ...(options.plugins ?? []).flatMap((p) => p.openPaths ?? [])];
   requireApiKey(app, options.apiKey ?? null, openPaths);
   const startedAt = Date.now();
 
   app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(renderMetrics(options.manager, startedAt)));
-  sessionRoutes(app, options.manager);
+  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(renderMetrics(options.registry, startedAt)));
+  sessionRoutes(app, options.registry);
   for (const plugin of options.plugins ?? []) await plugin.register(app);
   await app.ready();
   return app;

@@ -3,22 +3,24 @@
  * bad input is never a 5xx.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { ManagerError } from '../service/session-manager.js';
+import { SessionError } from '../service/session-error.js';
 import { InvalidIdError } from '../store/session-key.js';
 
-const managerStatus: Record<ManagerError['code'], number> = {
+const sessionErrorStatus: Record<SessionError['code'], number> = {
   ERR_NOT_FOUND: 404,
   ERR_EXISTS: 409,
-  ERR_LOCKED: 409,
+  ERR_OWNED_ELSEWHERE: 409,
   ERR_NO_QR: 404,
   ERR_NOT_PAIRING: 409,
+  ERR_SHUTTING_DOWN: 503,
 };
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof InvalidIdError) return reply.code(400).send({ error: 'invalid_id', message: error.message });
-    if (error instanceof ManagerError) {
-      return reply.code(managerStatus[error.code]).send({ error: error.code.slice(4).toLowerCase(), message: error.message });
+    if (error instanceof SessionError) {
+      const body = { error: error.code.slice(4).toLowerCase(), message: error.message, ...(error.owner ? { owner: error.owner } : {}) };
+      return reply.code(sessionErrorStatus[error.code]).send(body);
     }
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {

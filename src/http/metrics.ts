@@ -1,9 +1,9 @@
 /** Prometheus text for GET /metrics. */
-import type { SessionManager } from '../service/session-manager.js';
+import type { SessionRegistry } from '../service/registry.js';
 
 const states = ['connecting', 'open', 'degraded', 'backingOff', 'terminated'] as const;
 
-export function renderMetrics(manager: SessionManager, startedAt: number): string {
+export function renderMetrics(manager: SessionRegistry, startedAt: number): string {
   const byState = new Map<string, number>(states.map((s) => [s, 0]));
   for (const view of manager.list()) byState.set(view.state, (byState.get(view.state) ?? 0) + 1);
   const lines = [

@@ -1,12 +1,12 @@
 /** The /sessions routes. Ids are checked by JSON schema (session-params.ts) before any handler runs. */
 import type { FastifyInstance } from 'fastify';
 import QRCode from 'qrcode';
-import type { SessionManager } from '../service/session-manager.js';
+import type { SessionRegistry } from '../service/registry.js';
 import type { SessionView } from '../service/session-view.js';
 import { openEventStream } from './event-stream.js';
 import { idSchema, sessionParamsSchema as sessionParams, type SessionParams } from './session-params.js';
 
-export function sessionRoutes(app: FastifyInstance, manager: SessionManager): void {
+export function sessionRoutes(app: FastifyInstance, manager: SessionRegistry): void {
   app.post<{ Body: { userId: string; sessionId?: string } }>(
     '/sessions',
     {
@@ -40,10 +40,20 @@ export function sessionRoutes(app: FastifyInstance, manager: SessionManager): vo
     );
   }
 
-  app.delete<{ Params: SessionParams }>('/sessions/:userId/:sessionId', { schema: { params: sessionParams } }, async (request, reply) => {
-    await manager.remove(request.params.userId, request.params.sessionId);
-    return reply.code(204).send();
-  });
+  app.delete<{ Params: SessionParams; Querystring: { logout?: boolean } }>(
+    '/sessions/:userId/:sessionId',
+    {
+      schema: {
+        params: sessionParams,
+        querystring: { type: 'object', additionalProperties: false, properties: { logout: { type: 'string', enum: ['true', 'false'] } } },
+      },
+    },
+    async (request, reply) => {
+      const logout = String(request.query.logout) === 'true';
+      await manager.remove(request.params.userId, request.params.sessionId, { logout });
+      return reply.code(204).send();
+    },
+  );
 
   app.get<{ Params: SessionParams; Querystring: { format?: 'png' | 'raw' } }>(
     '/sessions/:userId/:sessionId/qr',

@@ -15,7 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import { openEventStream } from '../http/event-stream.js';
 import { sessionParamsSchema, type SessionParams } from '../http/session-params.js';
 import { sessionMachine } from '../../machines/session.machine.js';
-import type { SessionManager } from '../service/session-manager.js';
+import type { SessionRegistry } from '../service/registry.js';
 import { keyString } from '../store/session-key.js';
 import type { InspectionHub, InspectorEntry } from './inspection-hub.js';
 import { buildStatechartGraph } from './statechart-graph.js';
@@ -34,7 +34,7 @@ const staticFiles: Record<string, { file: string; type: string }> = {
 
 export const inspectorOpenPaths = Object.keys(staticFiles);
 
-export function registerInspector(app: FastifyInstance, manager: SessionManager, hub: InspectionHub): void {
+export function registerInspector(app: FastifyInstance, manager: SessionRegistry, hub: InspectionHub): void {
   const folder = publicFolder();
   for (const [path, { file, type }] of Object.entries(staticFiles)) {
     app.get(path, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(await readFile(folder + file)));

@@ -1,6 +1,12 @@
 /**
- * The whole service wired together: store → manager → HTTP API. `main.ts`
- * runs it from the environment; tests and the demo build it in-process.
+ * The whole service wired together: ownership → store → registry → HTTP API.
+ * `main.ts` runs it from the environment; tests and the demo build it in-process.
+ *
+ * Start order: announce this holder, list and register every session on disk,
+ * then serve (so no request can see the store before the registry does), then
+ * restore each session through its own queue and start the ownership loop.
+ * `stop()` may be called at any moment, even while starting: it waits for the
+ * start step under way, skips the rest, and stops in order.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ServiceConfig } from '../config.js';
@@ -9,57 +15,130 @@ import { InspectionHub } from '../inspector/inspection-hub.js';
 import { inspectorOpenPaths, registerInspector } from '../inspector/inspector-plugin.js';
 import { createStatelyBridge } from '../inspector/stately-bridge.js';
 import type { Logger } from '../logging/logger.js';
+import { FileOwnership } from '../store/files/file-ownership.js';
 import { SessionStore } from '../store/session-store.js';
+import { createConnectionLogic, defaultStaleLinkAfterMs } from '../whatsapp/connection.actor.js';
 import { resolveSocketOptions } from '../whatsapp/socket-options.js';
-import { SessionManager, type SessionManagerOptions } from './session-manager.js';
+import { Placement } from './placement.js';
+import { SessionRegistry, type RegistryOptions } from './registry.js';
 
 export interface Service {
-  manager: SessionManager;
+  registry: SessionRegistry;
   api: FastifyInstance;
   /** Where the API listens, once started. */
   url: string;
+  /** Settles with the number of sessions started once every restore has run. */
+  restored: Promise<number>;
   stop(): Promise<void>;
 }
 
-export async function startService(
-  config: ServiceConfig,
-  logger: Logger,
-  extra: Pick<SessionManagerOptions, 'connectionLogic' | 'staleLinkAfterMs'> = {},
-): Promise<Service> {
+export interface ServiceExtras {
+  /** Replace the Baileys connection (tests, benchmarks). */
+  connection?: RegistryOptions['connection'];
+  /** See ConnectionDependencies.staleLinkAfterMs. */
+  staleLinkAfterMs?: number;
+  /** Called once the service is serving, before restores finish (main logs its line here). */
+  onListening?(url: string): void;
+}
+
+export class ServiceStoppedError extends Error {
+  readonly code = 'ERR_SERVICE_STOPPED';
+  constructor() {
+    super('the service was stopped while starting');
+  }
+}
+
+/** Builds the service; `run()` starts it, `stop()` stops it from any point of the start. */
+export function createService(config: ServiceConfig, logger: Logger, extra: ServiceExtras = {}) {
   const hub = new InspectionHub();
   const stately = config.inspectWsUrl ? createStatelyBridge({ url: config.inspectWsUrl, logger }) : null;
-  const store = new SessionStore(config.sessionsDir);
-  const manager = new SessionManager({
+  const ownership = new FileOwnership(config.sessionsDir, { ttlMs: config.leaseTtlMs });
+  const store = new SessionStore(config.sessionsDir, ownership);
+  const socketOptions = resolveSocketOptions({
+    waWebSocketUrl: config.waWebSocketUrl,
+    keepAliveIntervalMs: config.waKeepAliveIntervalMs,
+    connectTimeoutMs: config.connectTimeoutMs,
+    printQrInTerminal: config.printQr,
+  });
+  const registry = new SessionRegistry({
     store,
     logger,
     policy: config.policy,
-    socketOptions: resolveSocketOptions({
-      waWebSocketUrl: config.waWebSocketUrl,
-      keepAliveIntervalMs: config.waKeepAliveIntervalMs,
-      connectTimeoutMs: config.connectTimeoutMs,
-      printQrInTerminal: config.printQr,
-    }),
     maxConcurrentConnects: config.maxConcurrentConnects,
-    baileysLogLevel: config.baileysLogLevel,
     inspect: (key, event) => {
       hub.inspect(key, event);
       stately?.inspect(event);
     },
-    ...extra,
+    connection:
+      extra.connection ??
+      ((sessions) =>
+        createConnectionLogic({
+          openAuthState: async (userId, sessionId) => {
+            const auth = sessions.owner({ userId, sessionId })?.auth;
+            if (!auth) throw new Error('session has no open credentials');
+            return auth;
+          },
+          socketOptions,
+          baileysLogger: logger.child({ component: 'baileys' }, { level: config.baileysLogLevel }),
+          staleLinkAfterMs: extra.staleLinkAfterMs ?? defaultStaleLinkAfterMs(socketOptions),
+          admission: sessions.admission,
+          onSocket: (userId, sessionId, socket) => {
+            const owner = sessions.owner({ userId, sessionId });
+            if (owner) owner.socket = socket;
+          },
+        })),
   });
-  const inspector = { openPaths: inspectorOpenPaths, register: (app: FastifyInstance) => registerInspector(app, manager, hub) };
-  const api = await buildApi({ manager, logger, apiKey: config.apiKey, plugins: [inspector] });
-  const url = await api.listen({ port: config.port, host: config.host });
-  const restored = await manager.restore();
-  logger.info({ url, restored, sessionsDir: store.root }, `wa-vigil listening on ${url}, ${restored} session(s) restored`);
-  return {
-    manager,
-    api,
-    url,
-    stop: async () => {
-      await api.close();
-      await manager.shutdown();
+  const placement = new Placement({ registry, store, ownership, logger, renewIntervalMs: config.leaseRenewIntervalMs });
+  let api: FastifyInstance | null = null;
+  let stopping: Promise<void> | null = null;
+  let starting: Promise<Service> | null = null;
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await starting?.catch(() => undefined);
+      await placement.stop();
+      await api?.close();
+      await registry.shutdown();
+      await ownership.stop();
       stately?.stop();
-    },
+    })();
+    return stopping;
   };
+
+  const run = (): Promise<Service> => {
+    starting ??= (async () => {
+      const step = <T>(work: () => Promise<T>) => (stopping ? Promise.reject(new ServiceStoppedError()) : work());
+      await step(() => ownership.start());
+      const { restored } = await step(() => registry.load());
+      const inspector = { openPaths: inspectorOpenPaths, register: (app: FastifyInstance) => registerInspector(app, registry, hub) };
+      api = await step(() =>
+        buildApi({ registry, logger, apiKey: config.apiKey, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins, plugins: [inspector] }),
+      );
+      const url = await step(() => api!.listen({ port: config.port, host: config.host }));
+      extra.onListening?.(url);
+      placement.start();
+      void restored.then((count) => logger.info({ restored: count, sessionsDir: store.root, holder: ownership.holder }, `${count} session(s) restored`));
+      return { registry, api: api!, url, restored, stop };
+    })();
+    return starting;
+  };
+
+  return { registry, run, stop };
+}
+
+/** The line operators (and the process tests) read to learn where the service listens. */
+export function logListening(logger: Logger, url: string, holder: string): void {
+  logger.info({ url, holder }, `wa-vigil listening on ${url}, holder ${holder}`);
+}
+
+/** Builds and starts the service (tests, the demo). */
+export async function startService(config: ServiceConfig, logger: Logger, extra: ServiceExtras = {}): Promise<Service> {
+  const service = createService(config, logger, {
+    ...extra,
+    onListening: (url) => {
+      logListening(logger, url, service.registry.ownership.holder);
+      extra.onListening?.(url);
+    },
+  });
+  return service.run();
 }

@@ -6,6 +6,7 @@ import type { SnapshotFrom } from 'xstate';
 import type { SessionMachine } from '../../machines/session.machine.js';
 import type { SessionKey } from '../store/session-key.js';
 import type { SessionMeta } from '../store/session-store.js';
+import type { SessionFacts } from './session-facts.js';
 
 export interface SessionView {
   userId: string;
@@ -22,15 +23,18 @@ export interface SessionView {
   lastDisconnect: { statusCode: number | null; message: string | null; at: string | null } | null;
   terminatedReason: string | null;
   me: { id: string } | null;
+  /** The holder (process) that owns the session, this one's or another's; null when nobody does. */
+  owner: string | null;
 }
 
 export interface ViewSource {
   key: SessionKey;
   meta: SessionMeta;
-  openSince: Date | null;
-  nextRetryAt: Date | null;
-  lastDisconnectAt: Date | null;
-  earlierReconnects: number;
+  facts: SessionFacts;
+  /** The owning holder, when known. */
+  owner: string | null;
+  /** Another live process owns the session: this one knows only its metadata. */
+  ownedElsewhere: boolean;
 }
 
 /** "connecting.awaitingQr" from { connecting: 'awaitingQr' }. */
@@ -51,27 +55,30 @@ export function toSessionView(source: ViewSource, snapshot: SnapshotFrom<Session
       nextRetryAt: null,
       openSince: null,
       createdAt: source.meta.createdAt,
-      reconnects: source.earlierReconnects,
+      reconnects: source.facts.earlierReconnects,
       lastDisconnect: null,
-      terminatedReason: source.meta.terminatedReason ?? 'stopped',
+      terminatedReason: source.ownedElsewhere ? 'ownedElsewhere' : (source.meta.terminatedReason ?? 'stopped'),
       me: null,
+      owner: source.owner,
     };
   }
   const { context } = snapshot;
+  const { facts } = source;
   const status = statePath(snapshot.value);
   return {
     ...source.key,
     state: status.split('.')[0]!,
     status,
     attempt: context.attempt,
-    nextRetryAt: iso(source.nextRetryAt),
-    openSince: iso(source.openSince),
+    nextRetryAt: iso(facts.nextRetryAt),
+    openSince: iso(facts.openSince),
     createdAt: source.meta.createdAt,
-    reconnects: source.earlierReconnects + Math.max(0, context.connectionCount - 1),
+    reconnects: facts.earlierReconnects + Math.max(0, context.connectionCount - 1),
     lastDisconnect: context.lastDisconnect
-      ? { statusCode: context.lastDisconnect.statusCode ?? null, message: context.lastDisconnect.message ?? null, at: iso(source.lastDisconnectAt) }
+      ? { statusCode: context.lastDisconnect.statusCode ?? null, message: context.lastDisconnect.message ?? null, at: iso(facts.lastDisconnectAt) }
       : null,
     terminatedReason: context.terminatedReason,
     me: context.me ? { id: context.me.id } : null,
+    owner: source.owner,
   };
 }

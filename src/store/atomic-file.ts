@@ -11,6 +11,13 @@ import { basename, dirname, join } from 'node:path';
 
 const queues = new Map<string, Promise<unknown>>();
 
+/**
+ * Marks this process's temp files (`.<name>.<tag>.<random>.tmp`). Random per start,
+ * not the pid: after a container restart the pid is the same, and a sweep must
+ * still tell a dead process's leftovers from this process's writes in flight.
+ */
+export const tempFileTag = randomBytes(4).toString('hex');
+
 /** Runs `task` after every earlier task queued on `path`. */
 export function serialised<T>(path: string, task: () => Promise<T>): Promise<T> {
   const previous = queues.get(path) ?? Promise.resolve();
@@ -32,7 +39,7 @@ export async function drain(folder: string): Promise<void> {
 export function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   return serialised(path, async () => {
     const folder = dirname(path);
-    const temp = join(folder, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    const temp = join(folder, `.${basename(path)}.${tempFileTag}.${randomBytes(4).toString('hex')}.tmp`);
     try {
       const file = await open(temp, 'wx', 0o600);
       try {
@@ -66,7 +73,8 @@ export function readFileIfExists(path: string): Promise<string | null> {
   });
 }
 
-async function syncFolder(folder: string): Promise<void> {
+/** fsync a folder, so a rename or link in it survives a power cut. */
+export async function syncFolder(folder: string): Promise<void> {
   const handle = await open(folder, 'r');
   try {
     await handle.sync();

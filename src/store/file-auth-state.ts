@@ -9,7 +9,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { BufferJSON, initAuthCreds, proto, type AuthenticationCreds, type SignalDataTypeMap } from '@whiskeysockets/baileys';
 import type { AuthStateHandle } from '../whatsapp/connection.actor.js';
-import { drain, readFileIfExists, removeFile, writeFileAtomic } from './atomic-file.js';
+import { drain, readFileIfExists, removeFile, tempFileTag, writeFileAtomic } from './atomic-file.js';
 
 export const credsFileName = 'creds.json';
 
@@ -31,7 +31,11 @@ export class CorruptCredentialsError extends Error {
   readonly code = 'ERR_CORRUPT_CREDENTIALS';
 }
 
-export async function openFileAuthState(folder: string): Promise<FileAuthState> {
+/**
+ * @param guard runs before every write and delete; it throws (LeaseLostError) when
+ *              this process no longer owns the session, and the write is refused.
+ */
+export async function openFileAuthState(folder: string, guard: () => Promise<void> = async () => {}): Promise<FileAuthState> {
   const root = resolve(folder);
   const inside = (file: string) => {
     const path = resolve(root, file);
@@ -54,6 +58,7 @@ export async function openFileAuthState(folder: string): Promise<FileAuthState> 
     if (wiped) return;
     await writeFileAtomic(inside(file), JSON.stringify(value, BufferJSON.replacer));
   };
+  const remove = (file: string) => removeFile(inside(file));
 
   await removeAbandonedTempFiles(root);
   const stored = (await read(credsFileName)) as AuthenticationCreds | null;
@@ -75,30 +80,39 @@ export async function openFileAuthState(folder: string): Promise<FileAuthState> 
           return Object.fromEntries(entries) as { [id: string]: SignalDataTypeMap[T] };
         },
         set: async (data) => {
+          await guard();
           const tasks: Promise<void>[] = [];
           for (const [type, entries] of Object.entries(data)) {
             for (const [id, value] of Object.entries(entries ?? {})) {
               const file = keyFileName(type, id);
-              tasks.push(value ? write(file, value) : removeFile(inside(file)));
+              tasks.push(value ? write(file, value) : remove(file));
             }
           }
           await Promise.all(tasks);
         },
       },
     },
-    saveCreds: () => write(credsFileName, creds),
+    saveCreds: async () => {
+      await guard();
+      await write(credsFileName, creds);
+    },
     flush: () => drain(root),
     wipe: async () => {
+      await guard();
       wiped = true;
       await drain(root);
       const files = await readdir(root).catch(() => [] as string[]);
-      await Promise.all(files.filter((f) => f.endsWith('.json') && f !== 'session.json').map((f) => removeFile(inside(f))));
+      await Promise.all(files.filter((f) => f.endsWith('.json') && f !== 'session.json').map(remove));
     },
   };
 }
 
-/** Temp files a crash left between write and rename: their target still holds the old content. */
+/**
+ * Temp files a crash left between write and rename: their target still holds the
+ * old content. This process's own temp files are writes still in flight: kept.
+ */
 async function removeAbandonedTempFiles(root: string): Promise<void> {
   const files = await readdir(root).catch(() => [] as string[]);
-  await Promise.all(files.filter((f) => f.startsWith('.') && f.endsWith('.tmp')).map((f) => rm(join(root, f), { force: true })));
+  const abandoned = files.filter((f) => f.startsWith('.') && f.includes('.json.') && f.endsWith('.tmp') && !f.includes(`.${tempFileTag}.`));
+  await Promise.all(abandoned.map((f) => rm(join(root, f), { force: true })));
 }

@@ -1,12 +1,16 @@
 /**
  * The sessions/ folder: `sessions/<userId>/<sessionId>/` per session, holding
- * its Baileys credentials, its `session.json` and its lock.
+ * its Baileys credentials, its `session.json` and its lease files.
+ *
+ * Reads need nothing; every write takes the session's lease and confirms it
+ * first (see ownership.ts), so a process that lost a session writes nothing more.
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
-import { openFileAuthState, type FileAuthState } from './file-auth-state.js';
-import { acquireSessionLock, type SessionLock } from './session-lock.js';
+import { credsFileName, openFileAuthState, type FileAuthState } from './file-auth-state.js';
+import type { Lease, Ownership } from './ownership.js';
 import { checkedSessionKey, idPattern, type SessionKey } from './session-key.js';
 
 export const metaFileName = 'session.json';
@@ -25,7 +29,10 @@ export interface SessionMeta {
 export class SessionStore {
   readonly root: string;
 
-  constructor(root: string) {
+  constructor(
+    root: string,
+    readonly ownership: Ownership,
+  ) {
     this.root = resolve(root);
   }
 
@@ -34,10 +41,16 @@ export class SessionStore {
     return join(this.root, checked.userId, checked.sessionId);
   }
 
-  async ensureFolder(key: SessionKey): Promise<string> {
-    const folder = this.folderOf(key);
-    await mkdir(folder, { recursive: true, mode: 0o700 });
-    return folder;
+  /** Makes the session's folder; true when it did not exist before. */
+  async createFolder(key: SessionKey): Promise<boolean> {
+    await mkdir(join(this.root, key.userId), { recursive: true, mode: 0o700 });
+    try {
+      await mkdir(this.folderOf(key), { mode: 0o700 });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
   }
 
   async readMeta(key: SessionKey): Promise<SessionMeta | null> {
@@ -50,21 +63,37 @@ export class SessionStore {
     }
   }
 
-  async writeMeta(meta: SessionMeta): Promise<void> {
-    const folder = await this.ensureFolder(meta);
-    await writeFileAtomic(join(folder, metaFileName), JSON.stringify(meta, null, 2));
+  async writeMeta(lease: Lease, meta: SessionMeta): Promise<void> {
+    await this.ownership.confirm(lease);
+    await writeFileAtomic(join(this.folderOf(lease.key), metaFileName), JSON.stringify(meta, null, 2));
   }
 
-  openAuthState(key: SessionKey): Promise<FileAuthState> {
-    return openFileAuthState(this.folderOf(key));
+  /**
+   * The session's credentials; every write confirms `lease` first and is refused
+   * (LeaseLostError, also handed to `onRefused`) once it is lost.
+   */
+  openAuthState(lease: Lease, onRefused: (error: unknown) => void = () => {}): Promise<FileAuthState> {
+    return openFileAuthState(this.folderOf(lease.key), () =>
+      this.ownership.confirm(lease).catch((error: unknown) => {
+        onRefused(error);
+        throw error;
+      }),
+    );
   }
 
-  lock(key: SessionKey): Promise<SessionLock> {
-    return acquireSessionLock(this.folderOf(key));
+  /** Whether the session's folder holds Baileys credentials (creds.json). */
+  async hasCredentials(key: SessionKey): Promise<boolean> {
+    return (await readFileIfExists(join(this.folderOf(key), credsFileName))) !== null;
   }
 
-  async remove(key: SessionKey): Promise<void> {
-    await rm(this.folderOf(key), { recursive: true, force: true });
+  /** Removes the session's folder at once (renamed away first, so no half-deleted session is ever listed). */
+  async remove(lease: Lease): Promise<void> {
+    await this.ownership.confirm(lease);
+    const trash = join(this.root, `.removed-${randomBytes(6).toString('hex')}`);
+    await rename(this.folderOf(lease.key), trash);
+    await rm(trash, { recursive: true, force: true });
+    // An empty user folder is clutter; one that still holds sessions stays (rmdir refuses).
+    await rmdir(join(this.root, lease.key.userId)).catch(() => undefined);
   }
 
   /** Every session folder with valid ids, in name order; anything else under the root is ignored. */

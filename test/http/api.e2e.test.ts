@@ -11,6 +11,7 @@ import { WaSimulator } from '../../src/sim/wa-simulator.js';
 import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
 import { waitUntil } from '../support/wait.js';
 import { LogCapture, removeDir, startTestService, tempSessionsDir, testApiKey } from '../support/service-harness.js';
+import { holdersFolderName } from '../../src/store/files/file-ownership.js';
 
 let sim: WaSimulator;
 let dir: string;
@@ -208,7 +209,8 @@ describe('bad input gets a 4xx naming the field, and nothing on disk', () => {
       expect([400, 404]).toContain(got.status);
     }
     const { readdir } = await import('node:fs/promises');
-    expect(await readdir(dir)).toEqual([]);
+    // The service's own heartbeat folder is there; no session folder is.
+    expect(await readdir(dir)).toEqual([holdersFolderName]);
   });
 
   it('refuses bad JSON, wrong types, unknown fields and huge bodies', async () => {

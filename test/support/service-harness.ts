@@ -1,5 +1,5 @@
 /**
- * The real service (store, manager, Fastify) on a temp sessions/ folder, wired
+ * The real service (store, registry, Fastify) on a temp sessions/ folder, wired
  * to a simulator, with every log line captured.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -47,6 +47,9 @@ export async function startTestService(options: { sim: WaSimulator; sessionsDir:
     LOG_LEVEL: 'debug',
     RECONNECT_DELAYS_MS: '100,200',
     CONNECT_TIMEOUT_MS: '2000',
+    // A dead holder's sessions are taken over within a second and a half in tests (10 s by default).
+    LEASE_TTL_MS: '1500',
+    LEASE_RENEW_MS: '250',
     ...options.env,
   });
   const started: Service = await startService(config, createLogger({ level: 'debug', destination: logs }));

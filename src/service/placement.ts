@@ -1,0 +1,76 @@
+/**
+ * The ownership loop, one tick every renewIntervalMs:
+ *   1. renew: keep this holder alive; any lease found lost stops its socket at once;
+ *   2. adopt: session folders this process has not seen (made by another process);
+ *   3. take over: sessions whose owner is dead (crashed, SIGKILLed, its container
+ *      restarted) are taken and run if they should — within one lease TTL plus one tick.
+ * Ticks never overlap: a slow file system delays the next one instead of piling up.
+ */
+import type { Logger } from '../logging/logger.js';
+import type { Ownership } from '../store/ownership.js';
+import { keyString } from '../store/session-key.js';
+import type { SessionStore } from '../store/session-store.js';
+import type { SessionRegistry } from './registry.js';
+
+/** Default renew interval: a fifth of the default 10 s TTL, so a live holder misses several renews before it looks dead. */
+export const defaultRenewIntervalMs = 2_000;
+
+export interface PlacementOptions {
+  registry: SessionRegistry;
+  store: SessionStore;
+  ownership: Ownership;
+  logger: Logger;
+  /** Default defaultRenewIntervalMs; must be well under the ownership's TTL. */
+  renewIntervalMs?: number;
+}
+
+export class Placement {
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private readonly renewIntervalMs: number;
+
+  constructor(private readonly options: PlacementOptions) {
+    this.renewIntervalMs = options.renewIntervalMs ?? defaultRenewIntervalMs;
+    if (!(this.renewIntervalMs > 0 && this.renewIntervalMs * 2 <= options.ownership.ttlMs)) {
+      throw new RangeError('renewIntervalMs: must be positive and at most half the lease TTL');
+    }
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.tick(), this.renewIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.ticking;
+  }
+
+  /** One pass of the loop (the timer calls it; tests may too). */
+  tick(): Promise<void> {
+    this.ticking ??= this.pass()
+      .catch((error: unknown) => this.options.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Ownership tick failed'))
+      .finally(() => {
+        this.ticking = null;
+      });
+    return this.ticking;
+  }
+
+  private async pass(): Promise<void> {
+    const { registry, store, ownership } = this.options;
+    if (registry.isClosing) return;
+    const lost = await ownership.renew(registry.heldLeases());
+    for (const lease of lost) registry.owner(lease.key)?.leaseLost(await ownership.liveOwner(lease.key));
+    if (registry.isClosing) return;
+
+    const onDisk = await store.list();
+    const known = new Set(registry.all().map((owner) => keyString(owner.key)));
+    for (const key of onDisk) if (!known.has(keyString(key))) void registry.adopt(key);
+    for (const owner of registry.all()) {
+      if (owner.heldLease || registry.isClosing) continue;
+      const live = await ownership.liveOwner(owner.key);
+      if (live === null) void owner.restore().catch(() => undefined);
+      else owner.seenElsewhere(live);
+    }
+  }
+}
