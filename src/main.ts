@@ -17,6 +17,8 @@ let requestStop: (signal: string) => void = (signal) => {
 };
 process.once('SIGTERM', () => requestStop('SIGTERM'));
 process.once('SIGINT', () => requestStop('SIGINT'));
+// One line in the logger's own JSON shape (the logger itself loads with the rest, below).
+process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), service: 'wa-vigil', pid: process.pid, msg: 'wa-vigil starting' })}\n`);
 
 // Imported after the handlers: loading Baileys takes a moment, and a signal then must not kill us mid-way.
 const { ConfigError, loadConfig } = await import('./config.js');
