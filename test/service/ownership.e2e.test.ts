@@ -174,3 +174,32 @@ it('a pairing code is refused (409) for a paired session, and its identity is ne
   await api.waitForState('pat', 'main', 'open');
   expect(JSON.parse(await readFile(join(folder, 'creds.json'), 'utf8')).me.id).toBe('15550001212:4@s.whatsapp.net');
 });
+
+it('logging out a stopped session reaches WhatsApp first, so the phone unlinks the device too', async () => {
+  const folder = await registeredFolder('uma', 'main');
+  const api = await service();
+  await api.waitForState('uma', 'main', 'open');
+  await api.call('POST', '/sessions/uma/main/stop');
+  await api.waitForState('uma', 'main', 'terminated');
+  let unlinked = 0;
+  sim.on('logout', () => (unlinked += 1));
+  const answer = await api.call('POST', '/sessions/uma/main/logout');
+  expect(answer.status).toBe(202);
+  expect(answer.body.terminatedReason).toBe('loggedOut');
+  expect(unlinked).toBe(1);
+  expect(await readdir(folder)).not.toContain('creds.json');
+  expect(api.logs.text).not.toContain('Logged out without reaching WhatsApp');
+});
+
+it('DELETE ?logout=true unlinks the device before removing the session', async () => {
+  await registeredFolder('vic', 'main');
+  const api = await service();
+  await api.waitForState('vic', 'main', 'open');
+  let unlinked = 0;
+  sim.on('logout', () => (unlinked += 1));
+  expect((await api.call('DELETE', '/sessions/vic/main?logout=true')).status).toBe(204);
+  expect(unlinked).toBe(1);
+  expect(await readdir(dir)).not.toContain('vic');
+  expect((await api.call('GET', '/sessions/vic/main')).status).toBe(404);
+  expect((await api.call('DELETE', '/sessions/vic/main?logout=maybe')).status).toBe(400);
+});
