@@ -81,6 +81,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     let logoutDone: Promise<void> | null = null;
     let lastFrameAt = Date.now();
     let watchdog: NodeJS.Timeout | null = null;
+    let saveCreds: (() => Promise<void>) | null = null;
     const messages = new RecentMessageStore();
     let releaseAdmission: (() => void) | null = null;
     const leaveAdmission = () => {
@@ -117,6 +118,9 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     const onFrame = () => {
       lastFrameAt = Date.now();
     };
+    const onCredsUpdate = () => {
+      saveCreds?.().catch((error: unknown) => deps.baileysLogger.error({ userId, sessionId, err: error }, 'Saving credentials failed'));
+    };
 
     const watchForSilence = () => {
       if (deps.staleLinkAfterMs <= 0) return;
@@ -141,9 +145,8 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
         getMessage: messages.get,
       });
       lastFrameAt = Date.now();
-      sock.ev.on('creds.update', () => {
-        auth.saveCreds().catch((error: unknown) => deps.baileysLogger.error({ userId, sessionId, err: error }, 'Saving credentials failed'));
-      });
+      saveCreds = () => auth.saveCreds();
+      sock.ev.on('creds.update', onCredsUpdate);
       sock.ev.on('connection.update', onConnectionUpdate);
       sock.ev.on('messages.upsert', onMessages);
       sock.ws.on('frame', onFrame);
@@ -184,9 +187,12 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       stopped = true;
       leaveAdmission();
       if (watchdog) clearInterval(watchdog);
+      // A dying socket may still emit creds.update: this attempt has ended and writes nothing more.
+      saveCreds = null;
       const current = sock;
       if (!current) return;
       deps.onSocket?.(userId, sessionId, null);
+      current.ev.off('creds.update', onCredsUpdate);
       current.ev.off('connection.update', onConnectionUpdate);
       current.ev.off('messages.upsert', onMessages);
       current.ws.off('frame', onFrame);

@@ -184,6 +184,18 @@ describe('real Baileys against the simulator', () => {
     await s.reach('open');
   });
 
+  it('a creds.update from a stopped attempt\'s dying socket writes nothing', async () => {
+    const auth = memoryAuth(registeredCreds());
+    const s = live({ auth });
+    await s.reach('open');
+    const socket = s.sockets[0]!;
+    s.actor.send({ type: 'STOP' });
+    const saves = auth.saves;
+    socket.ev.emit('creds.update', { me: { id: '15550009999:1@s.whatsapp.net' } });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(auth.saves).toBe(saves);
+  });
+
   it('probes answered by the server keep the session open', async () => {
     const s = live({ auth: memoryAuth(registeredCreds()), policy: { keepAliveIntervalMs: 100 } });
     await s.reach('open');
