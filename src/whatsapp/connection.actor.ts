@@ -3,10 +3,20 @@
  * Baileys socket, translated into machine events, and torn down completely
  * when the attempt ends.
  *
- *   socket events  →  CONNECTION.QR / CONNECTION.OPEN / CONNECTION.CLOSED
- *   PING           →  a real `w:p` ping iq  →  PING.FAILED, or PING.RESTORED after failures
- *   LOGOUT         →  sock.logout()
- *   stop           →  listeners removed, sock.end(), ws terminated if it lingers
+ *   admission slot granted  →  CONNECTION.ADMITTED (the machine's connect deadline starts)
+ *   first server frame      →  CONNECTION.REACHED (this attempt reached WhatsApp)
+ *   socket events           →  CONNECTION.QR / CONNECTION.OPEN / CONNECTION.CLOSED
+ *   PING                    →  a real `w:p` ping iq  →  PING.FAILED, or PING.RESTORED after failures
+ *   LOGOUT                  →  sock.logout()
+ *   stop                    →  listeners removed, sock.end(), ws terminated if it lingers
+ *
+ * What "reached" means, from Baileys' lib/Socket/socket.js: every frame the
+ * server sends, from the Noise handshake's server hello on, is decoded and
+ * emitted as `frame` on sock.ws. A refused connection, a DNS failure, a reset
+ * before the handshake and ws' own handshake timeout surface as ws `error` /
+ * `close` before any frame; an HTTP error at the upgrade leaves Baileys waiting
+ * with nothing reported, until the machine's connect deadline. None of them
+ * emit a frame, so none of them reach WhatsApp.
  */
 import makeWASocket, {
   S_WHATSAPP_NET,
@@ -54,7 +64,10 @@ export interface ConnectionDependencies {
    * keepAliveIntervalMs, so a healthy link is never this quiet. 0 turns it off.
    */
   staleLinkAfterMs: number;
-  /** Bounds how many attempts handshake at once; the slot is held until QR, open or close. */
+  /**
+   * Bounds how many attempts handshake at once; the slot is held until QR, open
+   * or close. CONNECTION.ADMITTED is reported once it is granted.
+   */
   admission?: { acquire(): Promise<() => void> };
   /** Told about each live socket (for pairing codes); null when it goes. */
   onSocket?(userId: string, sessionId: string, socket: WASocket | null): void;
@@ -81,6 +94,8 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     let logoutDone: Promise<void> | null = null;
     let lastFrameAt = Date.now();
     let watchdog: NodeJS.Timeout | null = null;
+    /** A server frame arrived in this attempt (CONNECTION.REACHED was reported). */
+    let reached = false;
     let saveCreds: (() => Promise<void>) | null = null;
     const messages = new RecentMessageStore();
     let releaseAdmission: (() => void) | null = null;
@@ -90,7 +105,8 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     };
 
     const report = (event: ConnectionEvent) => {
-      if (event.type.startsWith('CONNECTION.')) leaveAdmission();
+      // The slot is held through the handshake: until a QR, an open or a close.
+      if (event.type === 'CONNECTION.QR' || event.type === 'CONNECTION.OPEN' || event.type === 'CONNECTION.CLOSED') leaveAdmission();
       if (stopped) return;
       if (event.type === 'PING.RESTORED' && !probeFailing) return; // a healthy link's answer changes nothing
       if (event.type.startsWith('PING.')) probeFailing = event.type === 'PING.FAILED';
@@ -115,8 +131,12 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     const onMessages = ({ messages: upserted }: BaileysEventMap['messages.upsert']) => {
       for (const message of upserted) messages.remember(message);
     };
+    // Every inbound frame passes here: keep it to a clock read and a flag.
     const onFrame = () => {
       lastFrameAt = Date.now();
+      if (reached) return;
+      reached = true;
+      report({ type: 'CONNECTION.REACHED' });
     };
     const onCredsUpdate = () => {
       saveCreds?.().catch((error: unknown) => deps.baileysLogger.error({ userId, sessionId, err: error }, 'Saving credentials failed'));
@@ -136,6 +156,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       const release = deps.admission ? await deps.admission.acquire() : null;
       if (stopped) return release?.();
       releaseAdmission = release;
+      report({ type: 'CONNECTION.ADMITTED' });
       const auth = await deps.openAuthState(userId, sessionId);
       if (stopped) return;
       sock = makeWASocket({

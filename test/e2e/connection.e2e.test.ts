@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConnectAdmission } from '../../src/service/admission.js';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
 import { memoryAuth, registeredCreds } from '../support/memory-auth.js';
 import { startLiveSession } from '../support/live-session.js';
@@ -116,6 +117,9 @@ describe('real Baileys against the simulator', () => {
     await s.reach('backingOff');
     expect(s.context.lastDisconnect?.message).toBe('connect deadline passed');
     expect(sim.counters.upgradesRejected).toBeGreaterThanOrEqual(1);
+    // No server frame ever came: an outage, which spends nothing of the give-up budget.
+    expect(s.context).toMatchObject({ lastFailureReachedServer: false, spentAttempts: 0 });
+    expect(s.connectionEvents).not.toContain('CONNECTION.REACHED');
   });
 
   it('a login that never comes is cut by the connect deadline, then recovers once the server answers', async () => {
@@ -123,6 +127,9 @@ describe('real Baileys against the simulator', () => {
     const s = live({ auth: memoryAuth(registeredCreds()), policy: { connectDeadlineMs: 400 } });
     await s.reach('backingOff');
     expect(s.context.lastDisconnect?.message).toBe('connect deadline passed');
+    // The handshake was answered: WhatsApp was reached, so this one counts.
+    expect(s.context).toMatchObject({ lastFailureReachedServer: true, spentAttempts: 1 });
+    expect(s.connectionEvents.slice(0, 2)).toEqual(['CONNECTION.ADMITTED', 'CONNECTION.REACHED']);
     sim.behaviour.withholdLogin = false;
     await s.reach('open');
   });
@@ -147,7 +154,8 @@ describe('real Baileys against the simulator', () => {
     const s = live({ auth: memoryAuth(registeredCreds()), policy: { keepAliveIntervalMs: 150, probeTimeoutMs: 100, degradedProbeIntervalMs: 150, degradedTimeoutMs: 60_000 } });
     await s.reach('open');
     await waitUntil(() => sim.openConnections[0]!.counters.pingsAnswered >= 2, 3_000);
-    expect(s.connectionEvents).toEqual(['CONNECTION.OPEN']);
+    // Once per attempt each (admitted, first server frame, open); answered probes add nothing.
+    expect(s.connectionEvents).toEqual(['CONNECTION.ADMITTED', 'CONNECTION.REACHED', 'CONNECTION.OPEN']);
 
     sim.behaviour.replyDelayMs = 400;
     await s.reach('degraded');
@@ -230,3 +238,41 @@ describe('real Baileys against the simulator', () => {
 function countHandles(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout').length;
 }
+
+describe('outages and admission (issue #10: 4, 5)', () => {
+  it('a WhatsApp outage (connections refused) never ends a session; it opens again once the server is back', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), policy: { maxReconnectAttempts: 2, reconnectDelaysMs: [50, 100] } });
+    await s.reach('open');
+    const { port } = new URL(sim.url);
+    await sim.stop();
+    // Far more refused attempts than the budget of 2.
+    await waitUntil(() => s.context.connectionCount >= 8, 10_000);
+    expect(s.actor.getSnapshot().status).toBe('active');
+    expect(s.states).not.toContain('terminated');
+    expect(s.context).toMatchObject({ spentAttempts: 0, lastFailureReachedServer: false });
+    expect(s.context.retryDelayMs ?? 100).toBe(100);
+
+    sim = await new WaSimulator({ port: Number(port) }).start();
+    await s.reach('open', 5_000);
+    expect(s.context.lastFailureReachedServer).toBeNull();
+  });
+
+  it('with one admission slot and a hung connect, the queued sessions are never charged a connect deadline', async () => {
+    sim.rejectUpgrades = true; // each admitted connect hangs until its deadline
+    const admission = new ConnectAdmission(1);
+    const queued = [1, 2, 3].map((n) =>
+      live({ userId: `q${n}`, auth: memoryAuth(registeredCreds(`1555000100${n}`, n)), admission, policy: { connectDeadlineMs: 400, maxReconnectAttempts: 1 } }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const deadlines = (s: (typeof queued)[number]) => s.logs.filter((r) => r.msg.includes('Connect deadline')).length;
+    const admitted = (s: (typeof queued)[number]) => s.connectionEvents.filter((type) => type === 'CONNECTION.ADMITTED').length;
+    for (const s of queued) expect(deadlines(s)).toBeLessThanOrEqual(admitted(s));
+    const total = queued.reduce((sum, s) => sum + deadlines(s), 0);
+    expect(total).toBeGreaterThanOrEqual(2);
+    expect(total).toBeLessThanOrEqual(sim.counters.upgradesRejected);
+    expect(queued.some((s) => s.states.includes('terminated'))).toBe(false);
+
+    sim.rejectUpgrades = false;
+    await Promise.all(queued.map((s) => s.reach('open', 10_000)));
+  }, 20_000);
+});
