@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectAdmission } from '../../src/service/admission.js';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
 import { memoryAuth, registeredCreds } from '../support/memory-auth.js';
@@ -182,14 +182,47 @@ describe('real Baileys against the simulator', () => {
     expect(s.states).toEqual(['connecting', 'open', 'degraded', 'backingOff', 'connecting', 'open']);
   });
 
-  it('the dead-link watchdog cuts a silent socket without waiting for a probe', async () => {
-    const s = live({ auth: memoryAuth(registeredCreds()), staleLinkAfterMs: 500, socket: { keepAliveIntervalMs: 200 } });
+  it('a deafened link: silence earns a probe, the unanswered probe cuts the socket (408), then it reconnects', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), staleLinkAfterMs: 300, deadLinkProbeTimeoutMs: 500, socket: { keepAliveIntervalMs: 200 } });
     await s.reach('open');
-    sim.openConnections[0]!.blackhole({ stopReading: true });
+    const connection = sim.openConnections[0]!;
+    connection.blackhole({ stopReading: true });
     await s.reach('backingOff');
     expect(s.context.lastDisconnect).toMatchObject({ statusCode: 408 });
+    expect(s.context.lastDisconnect?.message).toContain('probe unanswered');
     expect(s.context.lastDisconnect?.message).toContain('link presumed dead');
     await s.reach('open');
+    expect(sim.counters.connectionsAccepted).toBe(2);
+  });
+
+  it('answers up to 10 s late never cut a link whose keep-alive is 200 ms', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), staleLinkAfterMs: 200, socket: { keepAliveIntervalMs: 200 } });
+    await s.reach('open');
+    const connection = sim.openConnections[0]!;
+    sim.behaviour.replyDelayMs = 10_000;
+    const pingsBefore = connection.counters.pingsAnswered;
+    // Long enough for the first late answers to arrive and for a probe's deadline (12 s) to pass.
+    await new Promise((resolve) => setTimeout(resolve, 12_600));
+    expect(connection.counters.pingsAnswered - pingsBefore).toBeGreaterThan(10);
+    expect(connection.counters.framesOut).toBeGreaterThan(0);
+    expect(s.states).toEqual(['connecting', 'open']);
+    expect(s.connectionEvents).not.toContain('CONNECTION.CLOSED');
+    expect(sim.counters.connectionsAccepted).toBe(1);
+  }, 20_000);
+
+  it('a wall-clock jump (VM resume, NTP step) does not cut a healthy link', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), staleLinkAfterMs: 300, deadLinkProbeTimeoutMs: 500, socket: { keepAliveIntervalMs: 200 } });
+    await s.reach('open');
+    const realNow = Date.now.bind(Date);
+    const jump = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 3_600_000);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+    } finally {
+      jump.mockRestore();
+    }
+    expect(s.states).toEqual(['connecting', 'open']);
+    expect(sim.counters.connectionsAccepted).toBe(1);
+    expect(sim.openConnections[0]!.counters.pingsAnswered).toBeGreaterThanOrEqual(3);
   });
 
   it('a creds.update from a stopped attempt\'s dying socket writes nothing', async () => {

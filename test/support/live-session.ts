@@ -30,6 +30,7 @@ export function startLiveSession(options: {
   policy?: Partial<SessionPolicy>;
   socket?: Partial<WhatsAppSocketOptions>;
   staleLinkAfterMs?: number;
+  deadLinkProbeTimeoutMs?: number;
   admission?: ConnectionDependencies['admission'];
   userId?: string;
 }) {
@@ -43,6 +44,7 @@ export function startLiveSession(options: {
     socketOptions: resolveSocketOptions({ waWebSocketUrl: options.sim.url, connectTimeoutMs: 2_000, ...options.socket }),
     baileysLogger: pino({ level: 'silent' }),
     staleLinkAfterMs: options.staleLinkAfterMs ?? 0,
+    ...(options.deadLinkProbeTimeoutMs === undefined ? {} : { deadLinkProbeTimeoutMs: options.deadLinkProbeTimeoutMs }),
     ...(options.admission ? { admission: options.admission } : {}),
     onSocket: (_userId, _sessionId, socket) => {
       if (socket) sockets.push(socket);
