@@ -15,10 +15,12 @@
  * server sends, from the Noise handshake's server hello on, is decoded and
  * emitted as `frame` on sock.ws. A refused connection, a DNS failure, a reset
  * before the handshake and ws' own handshake timeout surface as ws `error` /
- * `close` before any frame; an HTTP error at the upgrade leaves Baileys waiting
- * with nothing reported, until the machine's connect deadline. None of them
- * emit a frame, so none of them reach WhatsApp.
+ * `close` before any frame. An HTTP error at the upgrade would leave Baileys
+ * waiting with nothing reported (it listens to ws' `unexpected-response`, so ws
+ * does not abort); this actor reports it as a close and aborts the request. None
+ * of them emit a frame, so none of them reach WhatsApp.
  */
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import makeWASocket, {
   S_WHATSAPP_NET,
   type AuthenticationState,
@@ -147,6 +149,11 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       reached = true;
       report({ type: 'CONNECTION.REACHED' });
     };
+    // No status code: an HTTP 403 here is the edge refusing the upgrade, not WhatsApp's 403 (forbidden) close.
+    const onUpgradeRefused = (request: ClientRequest, response: IncomingMessage) => {
+      report({ type: 'CONNECTION.CLOSED', message: `HTTP ${response.statusCode ?? 'error'} at the WebSocket upgrade` });
+      request.destroy();
+    };
     const onCredsUpdate = () => {
       saveCreds?.().catch((error: unknown) => deps.baileysLogger.error({ userId, sessionId, err: error }, 'Saving credentials failed'));
     };
@@ -188,6 +195,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       sock.ev.on('connection.update', onConnectionUpdate);
       sock.ev.on('messages.upsert', onMessages);
       sock.ws.on('frame', onFrame);
+      sock.ws.on('unexpected-response', onUpgradeRefused);
       deps.onSocket?.(userId, sessionId, sock);
     };
 
@@ -233,6 +241,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       current.ev.off('connection.update', onConnectionUpdate);
       current.ev.off('messages.upsert', onMessages);
       current.ws.off('frame', onFrame);
+      current.ws.off('unexpected-response', onUpgradeRefused);
       const finish = async () => {
         if (logoutDone) await Promise.race([logoutDone, delay(input.probeTimeoutMs)]);
         const raw = rawWebSocket(current);

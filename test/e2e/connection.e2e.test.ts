@@ -111,15 +111,25 @@ describe('real Baileys against the simulator', () => {
     expect(s.context.lastDisconnect?.statusCode).toBe(408);
   });
 
-  it('HTTP 403 at the upgrade (Baileys hangs silently) is cut by the connect deadline', async () => {
+  it('HTTP 403 at the upgrade (where Baileys alone hangs silently) closes the attempt at once, as an outage', async () => {
     sim.rejectUpgrades = true;
-    const s = live({ auth: memoryAuth(registeredCreds()), policy: { connectDeadlineMs: 400 } });
-    await s.reach('backingOff');
-    expect(s.context.lastDisconnect?.message).toBe('connect deadline passed');
-    expect(sim.counters.upgradesRejected).toBeGreaterThanOrEqual(1);
+    const s = live({ auth: memoryAuth(registeredCreds()), policy: { connectDeadlineMs: 60_000 } });
+    await s.reach('backingOff', 2_000);
+    expect(s.context.lastDisconnect).toEqual({ statusCode: undefined, message: 'HTTP 403 at the WebSocket upgrade' });
+    expect(sim.counters.upgradesRejected).toBe(1);
     // No server frame ever came: an outage, which spends nothing of the give-up budget.
     expect(s.context).toMatchObject({ lastFailureReachedServer: false, spentAttempts: 0 });
     expect(s.connectionEvents).not.toContain('CONNECTION.REACHED');
+    sim.rejectUpgrades = false;
+    await s.reach('open');
+  });
+
+  it('a handshake the server never answers is cut by the connect deadline, as an outage', async () => {
+    sim.behaviour.noHandshakeReply = true;
+    const s = live({ auth: memoryAuth(registeredCreds()), policy: { connectDeadlineMs: 400 }, socket: { connectTimeoutMs: 60_000 } });
+    await s.reach('backingOff');
+    expect(s.context.lastDisconnect?.message).toBe('connect deadline passed');
+    expect(s.context).toMatchObject({ lastFailureReachedServer: false, spentAttempts: 0 });
   });
 
   it('a login that never comes is cut by the connect deadline, then recovers once the server answers', async () => {
@@ -291,7 +301,7 @@ describe('outages and admission (issue #10: 4, 5)', () => {
   });
 
   it('with one admission slot and a hung connect, the queued sessions are never charged a connect deadline', async () => {
-    sim.rejectUpgrades = true; // each admitted connect hangs until its deadline
+    sim.behaviour.noHandshakeReply = true; // each admitted connect hangs until its deadline
     const admission = new ConnectAdmission(1);
     const queued = [1, 2, 3].map((n) =>
       live({ userId: `q${n}`, auth: memoryAuth(registeredCreds(`1555000100${n}`, n)), admission, policy: { connectDeadlineMs: 400, maxReconnectAttempts: 1 } }),
@@ -302,10 +312,10 @@ describe('outages and admission (issue #10: 4, 5)', () => {
     for (const s of queued) expect(deadlines(s)).toBeLessThanOrEqual(admitted(s));
     const total = queued.reduce((sum, s) => sum + deadlines(s), 0);
     expect(total).toBeGreaterThanOrEqual(2);
-    expect(total).toBeLessThanOrEqual(sim.counters.upgradesRejected);
+    expect(total).toBeLessThanOrEqual(sim.counters.connectionsAccepted);
     expect(queued.some((s) => s.states.includes('terminated'))).toBe(false);
 
-    sim.rejectUpgrades = false;
+    sim.behaviour.noHandshakeReply = false;
     await Promise.all(queued.map((s) => s.reach('open', 10_000)));
   }, 20_000);
 });
