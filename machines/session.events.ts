@@ -12,6 +12,13 @@ export interface AccountIdentity {
 
 // ---- sent by the `connection` actor to its parent session ----
 export type ConnectionEvent =
+  // Once per attempt: the attempt holds its admission slot (at once when there is
+  // no admission control). The connect deadline starts here, not while queued.
+  | { type: 'CONNECTION.ADMITTED' }
+  // Once per attempt: the first frame from the server arrived (the Noise
+  // handshake's server hello). An attempt that closes without it never reached
+  // WhatsApp: an outage, which does not spend the give-up budget.
+  | { type: 'CONNECTION.REACHED' }
   | { type: 'CONNECTION.QR'; qr: string }
   | { type: 'CONNECTION.OPEN'; me?: AccountIdentity }
   | { type: 'CONNECTION.CLOSED'; statusCode?: number; message?: string }
@@ -38,7 +45,8 @@ export interface ConnectionInput {
 export type OperatorEvent =
   | { type: 'STOP' } // terminate, keep credentials
   | { type: 'LOGOUT' } // unlink the device, wipe credentials
-  | { type: 'RECONNECT' }; // from backingOff: connect now, counter reset
+  | { type: 'RECONNECT' } // from backingOff: connect now, counters reset
+  | { type: 'WAKE' }; // from backingOff: connect now, counters kept (WhatsApp is reachable again)
 
 // ---- raised by the session itself on its own clock ----
 // `tick` counts the interval's firings in the current connected period (the

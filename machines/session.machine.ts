@@ -6,10 +6,19 @@
  *       │  └─515 (at once)─┤                   │ no answer in degradedTimeoutMs
  *       ▼                  ▼                   ▼
  *   backingOff ◀──── lost link / connect deadline / dead probe
- *       │ after reconnectDelay ──▶ connecting
+ *       │ after reconnectDelay, or WAKE / RECONNECT ──▶ connecting
  *       ▼
  *   terminated (final): stopped · loggedOut · forbidden · banned · replaced ·
  *                       multideviceMismatch · qrTimeout · maxAttempts
+ *
+ * Two counters (see the README's lifecycle table):
+ *   - `attempt`, the backoff step: one more per failure of any kind, reset only
+ *     by an open that lasts stableAfterMs (or RECONNECT). It picks the delay and
+ *     is the N of "Reconnection attempt N".
+ *   - `spentAttempts`, the give-up budget: consecutive attempts that reached
+ *     WhatsApp (a server frame arrived) but never reached `open`. An outage
+ *     (nothing ever answered) does not spend it; an open ends the run, so a
+ *     flapping link lengthens the backoff but never ends the session.
  *
  * Pure definition: no I/O and no raw timers. Every delay is read from the
  * policy and runs on the actor's clock (a SimulatedClock drives it in tests).
@@ -39,12 +48,25 @@ export interface ConnectedPeriod {
   lastProbeOk: boolean;
 }
 
+/** How far the current connection attempt (or the last one, while backing off) got. */
+export type AttemptReach = 'nothing' | 'server' | 'open';
+
 export interface SessionContext {
   userId: string;
   sessionId: string;
   policy: SessionPolicy;
-  /** Reconnect attempts since the last stable open. */
+  /** The backoff step: failures since the last stable open (or RECONNECT). Picks the reconnect delay. */
   attempt: number;
+  /** The give-up budget spent: consecutive attempts that reached WhatsApp but not `open`. */
+  spentAttempts: number;
+  /** How far the current attempt got: `server` once a server frame arrived, `open` once logged in. */
+  attemptReached: AttemptReach;
+  /**
+   * Whether the failure being backed off from had reached WhatsApp; false is an
+   * outage backoff (refused, DNS, reset or HTTP error before the handshake, or a
+   * connect deadline with no server frame). null until the first failure and again once open.
+   */
+  lastFailureReachedServer: boolean | null;
   /** The wait before the pending reconnect, jitter included; null unless backing off. */
   retryDelayMs: number | null;
   /** Connection actors started so far (the first connect is 1). */
@@ -73,6 +95,11 @@ function linkState(connected: ConnectedPeriod | null): 'open' | 'degraded' {
 /** The next firing of a connected-state interval: 1 when armed on open, one more when re-armed by its own tick. */
 function nextTick(event: Event, timer: 'TIMER.HEALTH_CHECK' | 'TIMER.MILESTONE'): number {
   return event.type === timer ? event.tick + 1 : 1;
+}
+
+/** maxReconnectAttempts 0 means the session never gives up. */
+function budgetExhausted(policy: SessionPolicy, spentAttempts: number): boolean {
+  return policy.maxReconnectAttempts > 0 && spentAttempts > policy.maxReconnectAttempts;
 }
 
 function closeOf(event: Event): CloseEvent {
@@ -104,7 +131,9 @@ const baseSetup = setup({
      */
     log: (_args, _record: SessionLogRecord) => {},
     stopConnection: stopChild('connection'),
-    countConnection: assign({ connectionCount: ({ context }) => context.connectionCount + 1, retryDelayMs: null }),
+    /** A new attempt: counted, and it has reached nothing yet. */
+    countConnection: assign({ connectionCount: ({ context }) => context.connectionCount + 1, retryDelayMs: null, attemptReached: 'nothing' }),
+    markReached: assign({ attemptReached: ({ context }) => (context.attemptReached === 'nothing' ? 'server' : context.attemptReached) }),
     /** A fresh `connection` actor for this attempt (the previous one is stopped first by stopConnection). */
     spawnConnection: spawnChild('connection', {
       id: 'connection',
@@ -117,10 +146,15 @@ const baseSetup = setup({
     }),
     sendPing: sendTo('connection', { type: 'PING' }),
     requestLogout: sendTo('connection', { type: 'LOGOUT' }),
-    storeQr: assign({ qr: ({ event }) => (event.type === 'CONNECTION.QR' ? event.qr : null) }),
+    // A QR comes from the server, so it also proves the attempt reached WhatsApp.
+    storeQr: assign({ qr: ({ event }) => (event.type === 'CONNECTION.QR' ? event.qr : null), attemptReached: 'server' }),
+    // An open ends any run of failed attempts: the budget starts over.
     recordOpen: assign({
       me: ({ context, event }) => (event.type === 'CONNECTION.OPEN' && event.me ? event.me : context.me),
       restartsInARow: 0,
+      attemptReached: 'open',
+      spentAttempts: 0,
+      lastFailureReachedServer: null,
     }),
     recordClose: assign({
       lastDisconnect: ({ event }) => {
@@ -153,7 +187,7 @@ const baseSetup = setup({
       id: milestoneTimerId,
       delay: ({ context }) => context.policy.milestoneIntervalMs,
     }),
-    resetAttempts: assign({ attempt: 0 }),
+    resetAttempts: assign({ attempt: 0, spentAttempts: 0 }),
     terminate: assign({ terminatedReason: (_, params: { reason: TerminatedReason }) => params.reason }),
     terminateForClose: assign({
       terminatedReason: ({ event }) => {
@@ -163,8 +197,8 @@ const baseSetup = setup({
     }),
   },
   guards: {
-    /** More failures in a row than the policy allows. */
-    attemptsExhausted: ({ context }) => context.attempt > context.policy.maxReconnectAttempts,
+    /** More attempts that reached WhatsApp without opening than the budget allows (0: no limit). */
+    attemptsExhausted: ({ context }) => budgetExhausted(context.policy, context.spentAttempts),
     closedByLogout: ({ event }) => closeOf(event).statusCode === 401,
     closeIsFinal: ({ event }) => verdictOf(event).kind === 'terminate',
     closeAsksRestart: ({ context, event }) => verdictOf(event).kind === 'restart' && context.restartsInARow < maxRestartsInARow,
@@ -195,15 +229,22 @@ const machineSetup = baseSetup.extend({
       enqueue({ type: 'log', params: sessionLog.clearedKeepAlive(context) });
       enqueue.assign({ connected: null });
     }),
-    /** Entering backingOff: one more attempt and its (jittered) wait, announced unless the attempts are spent. */
+    /**
+     * Entering backingOff: one more backoff step and its (jittered) wait,
+     * announced unless the budget is spent. Only an attempt that reached
+     * WhatsApp without opening spends the budget; an opened one (a flap or a
+     * later drop) has already reset it, an outage leaves it as it was.
+     */
     beginBackoff: baseSetup.enqueueActions(({ context, enqueue }) => {
       const attempt = context.attempt + 1;
-      if (attempt > context.policy.maxReconnectAttempts) {
-        enqueue.assign({ attempt, retryDelayMs: null });
+      const reachedServer = context.attemptReached !== 'nothing';
+      const spentAttempts = context.attemptReached === 'server' ? context.spentAttempts + 1 : context.spentAttempts;
+      if (budgetExhausted(context.policy, spentAttempts)) {
+        enqueue.assign({ attempt, spentAttempts, retryDelayMs: null, lastFailureReachedServer: reachedServer });
         return;
       }
       const retryDelayMs = reconnectDelayMs(context.policy, attempt, Math.random());
-      enqueue.assign({ attempt, retryDelayMs });
+      enqueue.assign({ attempt, spentAttempts, retryDelayMs, lastFailureReachedServer: reachedServer });
       enqueue({ type: 'log', params: sessionLog.reconnectionAttempt({ ...context, attempt }, retryDelayMs) });
     }),
   },
@@ -216,6 +257,9 @@ export const sessionMachine = machineSetup.createMachine({
     sessionId: input.sessionId,
     policy: resolvePolicy(input.policy),
     attempt: 0,
+    spentAttempts: 0,
+    attemptReached: 'nothing',
+    lastFailureReachedServer: null,
     retryDelayMs: null,
     connectionCount: 0,
     restartsInARow: 0,
@@ -305,8 +349,13 @@ export const sessionMachine = machineSetup.createMachine({
         'spawnConnection',
         { type: 'log', params: ({ context }) => sessionLog.connecting(context, context.connectionCount) },
       ],
-      initial: 'handshaking',
+      initial: 'queued',
       states: {
+        // Waiting for an admission slot: nothing is sent yet, so no deadline runs.
+        queued: {
+          on: { 'CONNECTION.ADMITTED': 'handshaking' },
+        },
+        // The socket is connecting and logging in; it has connectDeadlineMs to show a QR, open or close.
         handshaking: {
           after: {
             connectDeadline: {
@@ -315,12 +364,6 @@ export const sessionMachine = machineSetup.createMachine({
                 { type: 'recordFailure', params: { message: 'connect deadline passed' } },
                 { type: 'log', params: ({ context }) => sessionLog.connectDeadline(context, context.policy.connectDeadlineMs) },
               ],
-            },
-          },
-          on: {
-            'CONNECTION.QR': {
-              target: 'awaitingQr',
-              actions: ['storeQr', { type: 'log', params: ({ context }) => sessionLog.qrReady(context) }],
             },
           },
         },
@@ -339,6 +382,11 @@ export const sessionMachine = machineSetup.createMachine({
         },
       },
       on: {
+        'CONNECTION.REACHED': { actions: 'markReached' },
+        'CONNECTION.QR': {
+          target: '.awaitingQr',
+          actions: ['storeQr', { type: 'log', params: ({ context }) => sessionLog.qrReady(context) }],
+        },
         'CONNECTION.OPEN': {
           target: 'open',
           actions: ['recordOpen', 'beginConnectedPeriod', 'armKeepAlive', 'armHealthCheck', 'armMilestone'],
@@ -350,7 +398,7 @@ export const sessionMachine = machineSetup.createMachine({
       entry: { type: 'log', params: ({ context }) => sessionLog.opened(context) },
       initial: 'settling',
       states: {
-        // Closed before stableAfterMs: a flap, and the attempt counter stays.
+        // Closed before stableAfterMs: a flap; the backoff step stays (the budget was reset on open).
         settling: {
           after: {
             stableAfter: {
@@ -411,6 +459,9 @@ export const sessionMachine = machineSetup.createMachine({
       after: { reconnectDelay: 'connecting' },
       on: {
         RECONNECT: { target: 'connecting', actions: 'resetAttempts' },
+        // WhatsApp is reachable again (another session opened): try now, counters kept,
+        // so a session that was failing for its own reasons keeps its budget and step.
+        WAKE: { target: 'connecting' },
         // No socket to tell: forget the device locally.
         LOGOUT: { target: 'terminated', actions: [{ type: 'terminate', params: { reason: 'loggedOut' } }, 'wipeCredentials'] },
         // A stopped connection has nothing more to say.

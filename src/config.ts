@@ -10,7 +10,7 @@
  * | WA_WS_URL | Baileys' default | WhatsApp's WebSocket URL (the simulator's in the demo) |
  * | LOG_LEVEL | info | pino level |
  * | RECONNECT_DELAYS_MS | 3000,10000,30000,60000,120000 | backoff schedule |
- * | MAX_RECONNECT_ATTEMPTS | 10 | then terminated: maxAttempts |
+ * | MAX_RECONNECT_ATTEMPTS | 10 | attempts that reached WhatsApp without opening, then terminated: maxAttempts; 0 = never |
  * | KEEPALIVE_INTERVAL_MS | 300000 | our probe |
  * | HEALTH_CHECK_INTERVAL_MS | 300000 | "Session health check" lines |
  * | WA_KEEPALIVE_INTERVAL_MS | 30000 | Baileys' own keep-alive |

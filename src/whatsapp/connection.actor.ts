@@ -3,11 +3,24 @@
  * Baileys socket, translated into machine events, and torn down completely
  * when the attempt ends.
  *
- *   socket events  →  CONNECTION.QR / CONNECTION.OPEN / CONNECTION.CLOSED
- *   PING           →  a real `w:p` ping iq  →  PING.FAILED, or PING.RESTORED after failures
- *   LOGOUT         →  sock.logout()
- *   stop           →  listeners removed, sock.end(), ws terminated if it lingers
+ *   admission slot granted  →  CONNECTION.ADMITTED (the machine's connect deadline starts)
+ *   first server frame      →  CONNECTION.REACHED (this attempt reached WhatsApp)
+ *   socket events           →  CONNECTION.QR / CONNECTION.OPEN / CONNECTION.CLOSED
+ *   a silent link's probe unanswered  →  CONNECTION.CLOSED 408 (see link-watch.ts)
+ *   PING                    →  a real `w:p` ping iq  →  PING.FAILED, or PING.RESTORED after failures
+ *   LOGOUT                  →  sock.logout()
+ *   stop                    →  listeners removed, sock.end(), ws terminated if it lingers
+ *
+ * What "reached" means, from Baileys' lib/Socket/socket.js: every frame the
+ * server sends, from the Noise handshake's server hello on, is decoded and
+ * emitted as `frame` on sock.ws. A refused connection, a DNS failure, a reset
+ * before the handshake and ws' own handshake timeout surface as ws `error` /
+ * `close` before any frame. An HTTP error at the upgrade would leave Baileys
+ * waiting with nothing reported (it listens to ws' `unexpected-response`, so ws
+ * does not abort); this actor reports it as a close and aborts the request. None
+ * of them emit a frame, so none of them reach WhatsApp.
  */
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import makeWASocket, {
   S_WHATSAPP_NET,
   type AuthenticationState,
@@ -19,21 +32,22 @@ import type { WebSocket } from 'ws';
 import { fromCallback } from 'xstate';
 import type { ConnectionCommand, ConnectionEvent, ConnectionInput } from '../../machines/session.events.js';
 import type { Logger } from '../logging/logger.js';
+import { defaultDeadLinkProbeTimeoutMs, LinkWatch } from './link-watch.js';
 import { RecentMessageStore } from './message-store.js';
 import { printQrToTerminal } from './terminal-qr.js';
 import { toBaileysConfig, type WhatsAppSocketOptions } from './socket-options.js';
 
 /** After sock.end(), how long the close handshake may take before the socket is cut. */
 export const closeGraceMs = 1_000;
-/** How often the dead-link watchdog looks at the last inbound frame. */
-export const staleCheckIntervalMs = 1_000;
 
-/** Margin over Baileys' keep-alive interval before a silent link counts as dead (Baileys itself waits interval + 5 s). */
-const staleLinkMarginMs = 5_000;
+export { defaultDeadLinkProbeTimeoutMs };
 
-/** The default staleLinkAfterMs: one Baileys keep-alive interval plus a margin of silence. */
+/**
+ * The default staleLinkAfterMs: one keep-alive interval. A healthy link hears
+ * the answer to a keep-alive ping within that; longer silence earns a probe.
+ */
 export function defaultStaleLinkAfterMs(socketOptions: WhatsAppSocketOptions): number {
-  return socketOptions.keepAliveIntervalMs + staleLinkMarginMs;
+  return socketOptions.keepAliveIntervalMs;
 }
 
 /** A session's credentials as Baileys wants them, and how to save a change. */
@@ -49,12 +63,18 @@ export interface ConnectionDependencies {
   /** Baileys' own logs go to this (a quiet child logger). */
   baileysLogger: Logger;
   /**
-   * No inbound frame for this long means the link is dead even if TCP has not
-   * noticed: report 408 and cut the socket. Baileys pings every
-   * keepAliveIntervalMs, so a healthy link is never this quiet. 0 turns it off.
+   * No inbound frame for this long sends a probe (a `w:p` ping); if the probe
+   * hears nothing within deadLinkProbeTimeoutMs, the link is dead even if TCP
+   * has not noticed: report 408 and cut the socket. Usually one keep-alive
+   * interval (defaultStaleLinkAfterMs). 0 turns dead-link detection off.
    */
   staleLinkAfterMs: number;
-  /** Bounds how many attempts handshake at once; the slot is held until QR, open or close. */
+  /** How long a dead-link probe may go unanswered. Default defaultDeadLinkProbeTimeoutMs (12 s). */
+  deadLinkProbeTimeoutMs?: number;
+  /**
+   * Bounds how many attempts handshake at once; the slot is held until QR, open
+   * or close. CONNECTION.ADMITTED is reported once it is granted.
+   */
   admission?: { acquire(): Promise<() => void> };
   /** Told about each live socket (for pairing codes); null when it goes. */
   onSocket?(userId: string, sessionId: string, socket: WASocket | null): void;
@@ -79,8 +99,10 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     let probeFailing = false;
     let sock: WASocket | null = null;
     let logoutDone: Promise<void> | null = null;
-    let lastFrameAt = Date.now();
-    let watchdog: NodeJS.Timeout | null = null;
+    /** A server frame arrived in this attempt (CONNECTION.REACHED was reported). */
+    let reached = false;
+    let linkWatch: LinkWatch | null = null;
+    let saveCreds: (() => Promise<void>) | null = null;
     const messages = new RecentMessageStore();
     let releaseAdmission: (() => void) | null = null;
     const leaveAdmission = () => {
@@ -89,7 +111,8 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     };
 
     const report = (event: ConnectionEvent) => {
-      if (event.type.startsWith('CONNECTION.')) leaveAdmission();
+      // The slot is held through the handshake: until a QR, an open or a close.
+      if (event.type === 'CONNECTION.QR' || event.type === 'CONNECTION.OPEN' || event.type === 'CONNECTION.CLOSED') leaveAdmission();
       if (stopped) return;
       if (event.type === 'PING.RESTORED' && !probeFailing) return; // a healthy link's answer changes nothing
       if (event.type.startsWith('PING.')) probeFailing = event.type === 'PING.FAILED';
@@ -101,6 +124,8 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     };
 
     const onConnectionUpdate = (update: Partial<ConnectionState>) => {
+      // The handshake is over once a QR or an open comes: keep the link alive from here on.
+      if (update.qr || update.connection === 'open') linkWatch?.start();
       if (update.qr) {
         if (deps.socketOptions.printQrInTerminal) printQrToTerminal(update.qr, `${userId}/${sessionId}`);
         report({ type: 'CONNECTION.QR', qr: update.qr });
@@ -109,29 +134,53 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
         const me = sock?.user;
         report({ type: 'CONNECTION.OPEN', ...(me ? { me: { id: me.id, ...(me.name ? { name: me.name } : {}) } } : {}) });
       }
-      if (update.connection === 'close') report({ type: 'CONNECTION.CLOSED', ...closeOf(update) });
+      if (update.connection === 'close') {
+        linkWatch?.stop();
+        report({ type: 'CONNECTION.CLOSED', ...closeOf(update) });
+      }
     };
     const onMessages = ({ messages: upserted }: BaileysEventMap['messages.upsert']) => {
       for (const message of upserted) messages.remember(message);
     };
+    // Every inbound frame passes here: keep it to a clock read and a flag.
     const onFrame = () => {
-      lastFrameAt = Date.now();
+      linkWatch?.frameArrived();
+      if (reached) return;
+      reached = true;
+      report({ type: 'CONNECTION.REACHED' });
+    };
+    // No status code: an HTTP 403 here is the edge refusing the upgrade, not WhatsApp's 403 (forbidden) close.
+    const onUpgradeRefused = (request: ClientRequest, response: IncomingMessage) => {
+      report({ type: 'CONNECTION.CLOSED', message: `HTTP ${response.statusCode ?? 'error'} at the WebSocket upgrade` });
+      request.destroy();
+    };
+    const onCredsUpdate = () => {
+      saveCreds?.().catch((error: unknown) => deps.baileysLogger.error({ userId, sessionId, err: error }, 'Saving credentials failed'));
     };
 
-    const watchForSilence = () => {
-      if (deps.staleLinkAfterMs <= 0) return;
-      watchdog = setInterval(() => {
-        const silentMs = Date.now() - lastFrameAt;
-        if (!sock?.ws.isOpen || silentMs <= deps.staleLinkAfterMs) return;
-        report({ type: 'CONNECTION.CLOSED', statusCode: 408, message: `no traffic for ${Math.round(silentMs / 1000)}s: link presumed dead` });
-        rawWebSocket(sock)?.terminate();
-      }, staleCheckIntervalMs);
-    };
+    const watchLink = (socket: WASocket) =>
+      new LinkWatch({
+        keepAliveIntervalMs: deps.socketOptions.keepAliveIntervalMs,
+        silenceBeforeProbeMs: deps.staleLinkAfterMs,
+        probeTimeoutMs: deps.deadLinkProbeTimeoutMs ?? defaultDeadLinkProbeTimeoutMs,
+        sendPing: () => {
+          if (!socket.ws.isOpen) return;
+          socket
+            .sendNode({ tag: 'iq', attrs: { id: socket.generateMessageTag(), to: S_WHATSAPP_NET, type: 'get', xmlns: 'w:p' }, content: [{ tag: 'ping', attrs: {} }] })
+            .catch(() => undefined);
+        },
+        onDead: (silentMs) => {
+          const probeS = Math.round((deps.deadLinkProbeTimeoutMs ?? defaultDeadLinkProbeTimeoutMs) / 1000);
+          report({ type: 'CONNECTION.CLOSED', statusCode: 408, message: `no traffic for ${Math.round(silentMs / 1000)}s, probe unanswered for ${probeS}s: link presumed dead` });
+          rawWebSocket(socket)?.terminate();
+        },
+      });
 
     const start = async () => {
       const release = deps.admission ? await deps.admission.acquire() : null;
       if (stopped) return release?.();
       releaseAdmission = release;
+      report({ type: 'CONNECTION.ADMITTED' });
       const auth = await deps.openAuthState(userId, sessionId);
       if (stopped) return;
       sock = makeWASocket({
@@ -140,15 +189,14 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
         logger: deps.baileysLogger.child({ userId, sessionId }) as never,
         getMessage: messages.get,
       });
-      lastFrameAt = Date.now();
-      sock.ev.on('creds.update', () => {
-        auth.saveCreds().catch((error: unknown) => deps.baileysLogger.error({ userId, sessionId, err: error }, 'Saving credentials failed'));
-      });
+      saveCreds = () => auth.saveCreds();
+      linkWatch = watchLink(sock);
+      sock.ev.on('creds.update', onCredsUpdate);
       sock.ev.on('connection.update', onConnectionUpdate);
       sock.ev.on('messages.upsert', onMessages);
       sock.ws.on('frame', onFrame);
+      sock.ws.on('unexpected-response', onUpgradeRefused);
       deps.onSocket?.(userId, sessionId, sock);
-      watchForSilence();
     };
 
     const probe = async () => {
@@ -183,13 +231,17 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     return () => {
       stopped = true;
       leaveAdmission();
-      if (watchdog) clearInterval(watchdog);
+      linkWatch?.stop();
+      // A dying socket may still emit creds.update: this attempt has ended and writes nothing more.
+      saveCreds = null;
       const current = sock;
       if (!current) return;
       deps.onSocket?.(userId, sessionId, null);
+      current.ev.off('creds.update', onCredsUpdate);
       current.ev.off('connection.update', onConnectionUpdate);
       current.ev.off('messages.upsert', onMessages);
       current.ws.off('frame', onFrame);
+      current.ws.off('unexpected-response', onUpgradeRefused);
       const finish = async () => {
         if (logoutDone) await Promise.race([logoutDone, delay(input.probeTimeoutMs)]);
         const raw = rawWebSocket(current);

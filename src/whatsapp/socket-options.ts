@@ -9,7 +9,10 @@ export interface WhatsAppSocketOptions {
   waWebSocketUrl: string;
   /** Give up a connect/handshake/send after this long. Default 60 000. */
   connectTimeoutMs: number;
-  /** Baileys' own `w:p` keep-alive and dead-link check (it gives up after this + 5 s of silence). Default 30 000. */
+  /**
+   * A `w:p` keep-alive ping this often; a link silent this long gets a probe (see
+   * link-watch.ts). Sent by the connection actor, not by Baileys. Default 30 000.
+   */
   keepAliveIntervalMs: number;
   /** Wait between message retry requests. Default 2 000. */
   retryRequestDelayMs: number;
@@ -48,12 +51,21 @@ export function resolveSocketOptions(overrides: Partial<WhatsAppSocketOptions> =
   return { ...defaultSocketOptions, ...defined };
 }
 
+/**
+ * Baileys' keep-alive interval, set so long that its check never runs in a
+ * session's life: the largest delay setInterval accepts (about 24.8 days; a
+ * longer one would fire every millisecond).
+ */
+export const baileysKeepAliveOffMs = 2_147_483_647;
+
 /** The part of Baileys' config that comes from our options (auth, logger and getMessage are added per socket). */
 export function toBaileysConfig(options: WhatsAppSocketOptions): Partial<UserFacingSocketConfig> {
   return {
     waWebSocketUrl: options.waWebSocketUrl,
     connectTimeoutMs: options.connectTimeoutMs,
-    keepAliveIntervalMs: options.keepAliveIntervalMs,
+    // Baileys' keep-alive cuts the link after interval + 5 s of Date.now() silence,
+    // with no probe; the connection actor's LinkWatch does this job instead.
+    keepAliveIntervalMs: baileysKeepAliveOffMs,
     retryRequestDelayMs: options.retryRequestDelayMs,
     maxMsgRetryCount: options.maxMsgRetryCount,
     defaultQueryTimeoutMs: options.defaultQueryTimeoutMs,

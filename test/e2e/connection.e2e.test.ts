@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConnectAdmission } from '../../src/service/admission.js';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
 import { memoryAuth, registeredCreds } from '../support/memory-auth.js';
 import { startLiveSession } from '../support/live-session.js';
@@ -110,12 +111,25 @@ describe('real Baileys against the simulator', () => {
     expect(s.context.lastDisconnect?.statusCode).toBe(408);
   });
 
-  it('HTTP 403 at the upgrade (Baileys hangs silently) is cut by the connect deadline', async () => {
+  it('HTTP 403 at the upgrade (where Baileys alone hangs silently) closes the attempt at once, as an outage', async () => {
     sim.rejectUpgrades = true;
-    const s = live({ auth: memoryAuth(registeredCreds()), policy: { connectDeadlineMs: 400 } });
+    const s = live({ auth: memoryAuth(registeredCreds()), policy: { connectDeadlineMs: 60_000 } });
+    await s.reach('backingOff', 2_000);
+    expect(s.context.lastDisconnect).toEqual({ statusCode: undefined, message: 'HTTP 403 at the WebSocket upgrade' });
+    expect(sim.counters.upgradesRejected).toBe(1);
+    // No server frame ever came: an outage, which spends nothing of the give-up budget.
+    expect(s.context).toMatchObject({ lastFailureReachedServer: false, spentAttempts: 0 });
+    expect(s.connectionEvents).not.toContain('CONNECTION.REACHED');
+    sim.rejectUpgrades = false;
+    await s.reach('open');
+  });
+
+  it('a handshake the server never answers is cut by the connect deadline, as an outage', async () => {
+    sim.behaviour.noHandshakeReply = true;
+    const s = live({ auth: memoryAuth(registeredCreds()), policy: { connectDeadlineMs: 400 }, socket: { connectTimeoutMs: 60_000 } });
     await s.reach('backingOff');
     expect(s.context.lastDisconnect?.message).toBe('connect deadline passed');
-    expect(sim.counters.upgradesRejected).toBeGreaterThanOrEqual(1);
+    expect(s.context).toMatchObject({ lastFailureReachedServer: false, spentAttempts: 0 });
   });
 
   it('a login that never comes is cut by the connect deadline, then recovers once the server answers', async () => {
@@ -123,6 +137,9 @@ describe('real Baileys against the simulator', () => {
     const s = live({ auth: memoryAuth(registeredCreds()), policy: { connectDeadlineMs: 400 } });
     await s.reach('backingOff');
     expect(s.context.lastDisconnect?.message).toBe('connect deadline passed');
+    // The handshake was answered: WhatsApp was reached, so this one counts.
+    expect(s.context).toMatchObject({ lastFailureReachedServer: true, spentAttempts: 1 });
+    expect(s.connectionEvents.slice(0, 2)).toEqual(['CONNECTION.ADMITTED', 'CONNECTION.REACHED']);
     sim.behaviour.withholdLogin = false;
     await s.reach('open');
   });
@@ -147,7 +164,8 @@ describe('real Baileys against the simulator', () => {
     const s = live({ auth: memoryAuth(registeredCreds()), policy: { keepAliveIntervalMs: 150, probeTimeoutMs: 100, degradedProbeIntervalMs: 150, degradedTimeoutMs: 60_000 } });
     await s.reach('open');
     await waitUntil(() => sim.openConnections[0]!.counters.pingsAnswered >= 2, 3_000);
-    expect(s.connectionEvents).toEqual(['CONNECTION.OPEN']);
+    // Once per attempt each (admitted, first server frame, open); answered probes add nothing.
+    expect(s.connectionEvents).toEqual(['CONNECTION.ADMITTED', 'CONNECTION.REACHED', 'CONNECTION.OPEN']);
 
     sim.behaviour.replyDelayMs = 400;
     await s.reach('degraded');
@@ -174,14 +192,59 @@ describe('real Baileys against the simulator', () => {
     expect(s.states).toEqual(['connecting', 'open', 'degraded', 'backingOff', 'connecting', 'open']);
   });
 
-  it('the dead-link watchdog cuts a silent socket without waiting for a probe', async () => {
-    const s = live({ auth: memoryAuth(registeredCreds()), staleLinkAfterMs: 500, socket: { keepAliveIntervalMs: 200 } });
+  it('a deafened link: silence earns a probe, the unanswered probe cuts the socket (408), then it reconnects', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), staleLinkAfterMs: 300, deadLinkProbeTimeoutMs: 500, socket: { keepAliveIntervalMs: 200 } });
     await s.reach('open');
-    sim.openConnections[0]!.blackhole({ stopReading: true });
+    const connection = sim.openConnections[0]!;
+    connection.blackhole({ stopReading: true });
     await s.reach('backingOff');
     expect(s.context.lastDisconnect).toMatchObject({ statusCode: 408 });
+    expect(s.context.lastDisconnect?.message).toContain('probe unanswered');
     expect(s.context.lastDisconnect?.message).toContain('link presumed dead');
     await s.reach('open');
+    expect(sim.counters.connectionsAccepted).toBe(2);
+  });
+
+  it('answers up to 10 s late never cut a link whose keep-alive is 200 ms', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), staleLinkAfterMs: 200, socket: { keepAliveIntervalMs: 200 } });
+    await s.reach('open');
+    const connection = sim.openConnections[0]!;
+    sim.behaviour.replyDelayMs = 10_000;
+    const pingsBefore = connection.counters.pingsAnswered;
+    // Long enough for the first late answers to arrive and for a probe's deadline (12 s) to pass.
+    await new Promise((resolve) => setTimeout(resolve, 12_600));
+    expect(connection.counters.pingsAnswered - pingsBefore).toBeGreaterThan(10);
+    expect(connection.counters.framesOut).toBeGreaterThan(0);
+    expect(s.states).toEqual(['connecting', 'open']);
+    expect(s.connectionEvents).not.toContain('CONNECTION.CLOSED');
+    expect(sim.counters.connectionsAccepted).toBe(1);
+  }, 20_000);
+
+  it('a wall-clock jump (VM resume, NTP step) does not cut a healthy link', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), staleLinkAfterMs: 300, deadLinkProbeTimeoutMs: 500, socket: { keepAliveIntervalMs: 200 } });
+    await s.reach('open');
+    const realNow = Date.now.bind(Date);
+    const jump = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 3_600_000);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+    } finally {
+      jump.mockRestore();
+    }
+    expect(s.states).toEqual(['connecting', 'open']);
+    expect(sim.counters.connectionsAccepted).toBe(1);
+    expect(sim.openConnections[0]!.counters.pingsAnswered).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a creds.update from a stopped attempt\'s dying socket writes nothing', async () => {
+    const auth = memoryAuth(registeredCreds());
+    const s = live({ auth });
+    await s.reach('open');
+    const socket = s.sockets[0]!;
+    s.actor.send({ type: 'STOP' });
+    const saves = auth.saves;
+    socket.ev.emit('creds.update', { me: { id: '15550009999:1@s.whatsapp.net' } });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(auth.saves).toBe(saves);
   });
 
   it('probes answered by the server keep the session open', async () => {
@@ -218,3 +281,41 @@ describe('real Baileys against the simulator', () => {
 function countHandles(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout').length;
 }
+
+describe('outages and admission (issue #10: 4, 5)', () => {
+  it('a WhatsApp outage (connections refused) never ends a session; it opens again once the server is back', async () => {
+    const s = live({ auth: memoryAuth(registeredCreds()), policy: { maxReconnectAttempts: 2, reconnectDelaysMs: [50, 100] } });
+    await s.reach('open');
+    const { port } = new URL(sim.url);
+    await sim.stop();
+    // Far more refused attempts than the budget of 2.
+    await waitUntil(() => s.context.connectionCount >= 8, 10_000);
+    expect(s.actor.getSnapshot().status).toBe('active');
+    expect(s.states).not.toContain('terminated');
+    expect(s.context).toMatchObject({ spentAttempts: 0, lastFailureReachedServer: false });
+    expect(s.context.retryDelayMs ?? 100).toBe(100);
+
+    sim = await new WaSimulator({ port: Number(port) }).start();
+    await s.reach('open', 5_000);
+    expect(s.context.lastFailureReachedServer).toBeNull();
+  });
+
+  it('with one admission slot and a hung connect, the queued sessions are never charged a connect deadline', async () => {
+    sim.behaviour.noHandshakeReply = true; // each admitted connect hangs until its deadline
+    const admission = new ConnectAdmission(1);
+    const queued = [1, 2, 3].map((n) =>
+      live({ userId: `q${n}`, auth: memoryAuth(registeredCreds(`1555000100${n}`, n)), admission, policy: { connectDeadlineMs: 400, maxReconnectAttempts: 1 } }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const deadlines = (s: (typeof queued)[number]) => s.logs.filter((r) => r.msg.includes('Connect deadline')).length;
+    const admitted = (s: (typeof queued)[number]) => s.connectionEvents.filter((type) => type === 'CONNECTION.ADMITTED').length;
+    for (const s of queued) expect(deadlines(s)).toBeLessThanOrEqual(admitted(s));
+    const total = queued.reduce((sum, s) => sum + deadlines(s), 0);
+    expect(total).toBeGreaterThanOrEqual(2);
+    expect(total).toBeLessThanOrEqual(sim.counters.connectionsAccepted);
+    expect(queued.some((s) => s.states.includes('terminated'))).toBe(false);
+
+    sim.behaviour.noHandshakeReply = false;
+    await Promise.all(queued.map((s) => s.reach('open', 10_000)));
+  }, 20_000);
+});

@@ -25,15 +25,15 @@ describe('reconnect schedule', () => {
     expect(s.logsMatching('Reconnection attempt')[2]!.fields).toMatchObject({ attempt: 3, delayMs: 30_000, state: 'backingOff' });
   });
 
-  it('gives up after 10 failed attempts with maxAttempts', () => {
+  it('gives up after 10 failed attempts that reached WhatsApp, with maxAttempts', () => {
     const s = startSession();
     for (let attempt = 1; attempt <= 10; attempt++) {
-      s.close(503);
+      s.fail(503);
       expect(s.state).toBe('backingOff');
       s.clock.advance(s.context.retryDelayMs!);
       expect(s.state).toBe('connecting');
     }
-    s.close(503);
+    s.fail(503);
     expect(s.state).toBe('terminated');
     expect(s.context.terminatedReason).toBe('maxAttempts');
     expect(s.logsMatching('Max reconnection attempts reached')).toHaveLength(1);
@@ -44,13 +44,13 @@ describe('reconnect schedule', () => {
 
   it('honours a custom schedule and attempt limit', () => {
     const s = startSession({ policy: { reconnectDelaysMs: [500, 700], maxReconnectAttempts: 2 } });
-    s.close(428);
+    s.fail(428);
     expect(s.context.retryDelayMs).toBe(500);
     s.clock.advance(500, 100);
-    s.close(428);
+    s.fail(428);
     expect(s.context.retryDelayMs).toBe(700);
     s.clock.advance(700, 100);
-    s.close(428);
+    s.fail(428);
     expect(s.context.terminatedReason).toBe('maxAttempts');
   });
 

@@ -22,6 +22,10 @@ export function createAutoConnection(options: { outcome?: (input: ConnectionInpu
     };
     sessions.set(key, send);
     const outcome = options.outcome?.(input) ?? 'open';
+    // Admitted at once, as the real actor without admission control. An OPEN
+    // implies it, so the instant-open path skips the event (P1 counts every one).
+    if (outcome !== 'open') send({ type: 'CONNECTION.ADMITTED' });
+    if (outcome === 'qr') send({ type: 'CONNECTION.REACHED' });
     if (outcome === 'open') send({ type: 'CONNECTION.OPEN', me: { id: `${input.userId}@s.whatsapp.net` } });
     if (outcome === 'qr') send({ type: 'CONNECTION.QR', qr: `ref-${started}` });
     if (outcome === 'refuse') send({ type: 'CONNECTION.CLOSED', statusCode: 428, message: 'refused' });

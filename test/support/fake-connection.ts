@@ -16,9 +16,11 @@ export interface FakeAttempt {
   probeFailing: boolean;
   /** Send an event to the session as this attempt's socket; ignored once stopped. */
   emit(event: ConnectionEvent): void;
+  /** The admission slot is granted (CONNECTION.ADMITTED); done at once unless `holdAdmission`. */
+  admit(): void;
 }
 
-export function createFakeConnection(options: { pingAnswer?: PingAnswer } = {}) {
+export function createFakeConnection(options: { pingAnswer?: PingAnswer; holdAdmission?: boolean } = {}) {
   const attempts: FakeAttempt[] = [];
   let pingAnswer: PingAnswer = options.pingAnswer ?? 'ok';
 
@@ -33,8 +35,11 @@ export function createFakeConnection(options: { pingAnswer?: PingAnswer } = {}) 
         if (event.type.startsWith('PING.')) attempt.probeFailing = event.type === 'PING.FAILED';
         sendBack(event);
       },
+      admit: () => attempt.emit({ type: 'CONNECTION.ADMITTED' }),
     };
     attempts.push(attempt);
+    // Like the real actor without admission control: admitted as soon as it starts.
+    if (!options.holdAdmission) attempt.admit();
     receive((command) => {
       attempt.commands.push(command.type);
       if (command.type !== 'PING') return;

@@ -7,7 +7,8 @@ import { createActor, waitFor } from 'xstate';
 import { sessionMachine } from '../../machines/session.machine.js';
 import type { SessionLogRecord } from '../../machines/session.log.js';
 import type { SessionPolicy } from '../../machines/session.policy.js';
-import { createConnectionLogic, type AuthStateHandle } from '../../src/whatsapp/connection.actor.js';
+import { createConnectionLogic, type AuthStateHandle, type ConnectionDependencies } from '../../src/whatsapp/connection.actor.js';
+import type { WASocket } from '@whiskeysockets/baileys';
 import { resolveSocketOptions, type WhatsAppSocketOptions } from '../../src/whatsapp/socket-options.js';
 import type { WaSimulator } from '../../src/sim/wa-simulator.js';
 
@@ -29,15 +30,25 @@ export function startLiveSession(options: {
   policy?: Partial<SessionPolicy>;
   socket?: Partial<WhatsAppSocketOptions>;
   staleLinkAfterMs?: number;
+  deadLinkProbeTimeoutMs?: number;
+  admission?: ConnectionDependencies['admission'];
+  userId?: string;
 }) {
   const states: string[] = [];
   const logs: SessionLogRecord[] = [];
   let credentialWipes = 0;
+  /** Every Baileys socket this session created, oldest first. */
+  const sockets: WASocket[] = [];
   const connection = createConnectionLogic({
     openAuthState: async () => options.auth,
     socketOptions: resolveSocketOptions({ waWebSocketUrl: options.sim.url, connectTimeoutMs: 2_000, ...options.socket }),
     baileysLogger: pino({ level: 'silent' }),
     staleLinkAfterMs: options.staleLinkAfterMs ?? 0,
+    ...(options.deadLinkProbeTimeoutMs === undefined ? {} : { deadLinkProbeTimeoutMs: options.deadLinkProbeTimeoutMs }),
+    ...(options.admission ? { admission: options.admission } : {}),
+    onSocket: (_userId, _sessionId, socket) => {
+      if (socket) sockets.push(socket);
+    },
   });
   const machine = sessionMachine.provide({
     actors: { connection },
@@ -51,7 +62,7 @@ export function startLiveSession(options: {
   /** The connection contract's events (CONNECTION.*, PING.*) the session received, in order. */
   const connectionEvents: string[] = [];
   const actor = createActor(machine, {
-    input: { userId: 'e2e', sessionId: 'main', policy: { ...quickPolicy, ...options.policy } },
+    input: { userId: options.userId ?? 'e2e', sessionId: 'main', policy: { ...quickPolicy, ...options.policy } },
     inspect: (inspection) => {
       if (inspection.type === '@xstate.event' && inspection.actorRef === actor && /^(CONNECTION|PING)\./.test(inspection.event.type)) {
         connectionEvents.push(inspection.event.type);
@@ -70,6 +81,7 @@ export function startLiveSession(options: {
     states,
     logs,
     connectionEvents,
+    sockets,
     get credentialWipes() {
       return credentialWipes;
     },

@@ -9,9 +9,9 @@ import type { SessionPolicy } from '../../machines/session.policy.js';
 import { createFakeConnection, type PingAnswer } from './fake-connection.js';
 import { SteppedClock } from './stepped-clock.js';
 
-export function startSession(options: { policy?: Partial<SessionPolicy>; pingAnswer?: PingAnswer } = {}) {
+export function startSession(options: { policy?: Partial<SessionPolicy>; pingAnswer?: PingAnswer; holdAdmission?: boolean } = {}) {
   const clock = new SteppedClock();
-  const connection = createFakeConnection({ pingAnswer: options.pingAnswer });
+  const connection = createFakeConnection({ pingAnswer: options.pingAnswer, holdAdmission: options.holdAdmission });
   const logs: SessionLogRecord[] = [];
   let credentialWipes = 0;
 
@@ -53,7 +53,17 @@ export function startSession(options: { policy?: Partial<SessionPolicy>; pingAns
     open() {
       connection.current.emit({ type: 'CONNECTION.OPEN', me: { id: '15550000001:1@s.whatsapp.net' } });
     },
+    /** The current attempt closes; without `reached` first, it never reached WhatsApp (an outage). */
     close(statusCode?: number, message?: string) {
+      connection.current.emit({ type: 'CONNECTION.CLOSED', statusCode, message });
+    },
+    /** The current attempt hears its first server frame (CONNECTION.REACHED). */
+    reached() {
+      connection.current.emit({ type: 'CONNECTION.REACHED' });
+    },
+    /** The current attempt reaches WhatsApp, then closes without opening: a failure that spends the budget. */
+    fail(statusCode?: number, message?: string) {
+      connection.current.emit({ type: 'CONNECTION.REACHED' });
       connection.current.emit({ type: 'CONNECTION.CLOSED', statusCode, message });
     },
   };
