@@ -22,7 +22,7 @@ export interface Wakeable {
 
 /** Whether the session is backing off from a failure in which WhatsApp never answered. */
 export function waitsOutAnOutage(snapshot: SnapshotFrom<SessionMachine>): boolean {
-  return snapshot.matches('backingOff') && (snapshot.context as unknown as Record<string, unknown>).lastFailureReachedServer === false;
+  return snapshot.matches('backingOff') && snapshot.context.lastFailureReachedServer === false;
 }
 
 export class Fleet {

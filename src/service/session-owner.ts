@@ -208,7 +208,7 @@ export class SessionOwner {
 
   /** The fleet saw WhatsApp answer again: a session waiting out an outage connects now. */
   wake(): void {
-    if (this.running()) this.actor!.send({ type: 'WAKE' } as never);
+    if (this.running()) this.actor!.send({ type: 'WAKE' });
   }
 
   /** The QR currently offered, or ERR_NO_QR. */
