@@ -5,7 +5,13 @@
  *   3. take over: sessions whose owner is dead (crashed, SIGKILLed, its container
  *      restarted) are taken and run if they should — within one lease TTL plus one tick.
  * Ticks never overlap: a slow file system delays the next one instead of piling up.
+ *
+ * A process that could not renew for half a TTL (it was SIGSTOPped, its VM paused,
+ * its disk hung) may already have been replaced: before anything else — before
+ * the event loop reads the sockets' pending frames — it stops every socket it
+ * cannot prove, then takes back whatever is still its own.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logging/logger.js';
 import type { Ownership } from '../store/ownership.js';
 import { keyString } from '../store/session-key.js';
@@ -28,6 +34,8 @@ export class Placement {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private readonly renewIntervalMs: number;
+  /** Monotonic time of the last successful renew. */
+  private renewedAt = performance.now();
 
   constructor(private readonly options: PlacementOptions) {
     this.renewIntervalMs = options.renewIntervalMs ?? defaultRenewIntervalMs;
@@ -37,7 +45,21 @@ export class Placement {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.tick(), this.renewIntervalMs);
+    this.renewedAt = performance.now();
+    this.timer ??= setInterval(() => {
+      this.fenceIfSilent();
+      void this.tick();
+    }, this.renewIntervalMs);
+  }
+
+  /** Synchronously stops every socket whose lease may have expired while this process was silent. */
+  private fenceIfSilent(): void {
+    const silentMs = performance.now() - this.renewedAt;
+    if (silentMs <= this.options.ownership.ttlMs / 2) return;
+    const held = this.options.registry.all().filter((owner) => owner.heldLease);
+    if (held.length === 0) return;
+    this.options.logger.warn({ silentMs: Math.round(silentMs), sessions: held.length }, 'Ownership not renewed for half a lease TTL: stopping every socket until the leases are proven again');
+    for (const owner of held) owner.leaseLost(null);
   }
 
   async stop(): Promise<void> {
@@ -60,6 +82,7 @@ export class Placement {
     const { registry, store, ownership } = this.options;
     if (registry.isClosing) return;
     const lost = await ownership.renew(registry.heldLeases());
+    this.renewedAt = performance.now();
     for (const lease of lost) registry.owner(lease.key)?.leaseLost(await ownership.liveOwner(lease.key));
     if (registry.isClosing) return;
 
@@ -69,7 +92,8 @@ export class Placement {
     for (const owner of registry.all()) {
       if (owner.heldLease || registry.isClosing) continue;
       const live = await ownership.liveOwner(owner.key);
-      if (live === null) void owner.restore().catch(() => undefined);
+      // Free, its owner dead, or still named ours after this process fenced itself: take it (back).
+      if (live === null || live === ownership.holder) void owner.restore().catch(() => undefined);
       else owner.seenElsewhere(live);
     }
   }
