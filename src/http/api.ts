@@ -11,6 +11,7 @@ import type { SessionManager } from '../service/session-manager.js';
 import { requireApiKey } from './api-key.js';
 import { installErrorHandler } from './errors.js';
 import { renderMetrics } from './metrics.js';
+import { RequestLogController } from './request-log.js';
 import { sessionRoutes } from './session-routes.js';
 
 export interface ApiOptions {
@@ -35,7 +36,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimit ?? defaultBodyLimitBytes,
     // Event streams never go idle: without this, one open inspector tab holds shutdown hostage.
     forceCloseConnections: true,
-    disableRequestLogging: false,
+    logController: new RequestLogController(),
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
   installErrorHandler(app);

@@ -19,8 +19,9 @@ import type { WebSocket } from 'ws';
 import { fromCallback } from 'xstate';
 import type { ConnectionCommand, ConnectionEvent, ConnectionInput } from '../../machines/session.events.js';
 import type { Logger } from '../logging/logger.js';
+import { baileysLogger } from './baileys-logger.js';
 import { RecentMessageStore } from './message-store.js';
-import { printQrToTerminal } from './terminal-qr.js';
+import { createTerminalQrPrinter } from './terminal-qr.js';
 import { toBaileysConfig, type WhatsAppSocketOptions } from './socket-options.js';
 
 /** After sock.end(), how long the close handshake may take before the socket is cut. */
@@ -82,6 +83,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     let lastFrameAt = Date.now();
     let watchdog: NodeJS.Timeout | null = null;
     const messages = new RecentMessageStore();
+    const drawQr = deps.socketOptions.printQrInTerminal ? createTerminalQrPrinter(`${userId}/${sessionId}`) : null;
     let releaseAdmission: (() => void) | null = null;
     const leaveAdmission = () => {
       releaseAdmission?.();
@@ -102,7 +104,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
 
     const onConnectionUpdate = (update: Partial<ConnectionState>) => {
       if (update.qr) {
-        if (deps.socketOptions.printQrInTerminal) printQrToTerminal(update.qr, `${userId}/${sessionId}`);
+        if (drawQr) void drawQr(update.qr);
         report({ type: 'CONNECTION.QR', qr: update.qr });
       }
       if (update.connection === 'open') {
@@ -137,7 +139,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       sock = makeWASocket({
         ...toBaileysConfig(deps.socketOptions),
         auth: auth.state,
-        logger: deps.baileysLogger.child({ userId, sessionId }) as never,
+        logger: baileysLogger(deps.baileysLogger.child({ userId, sessionId })),
         getMessage: messages.get,
       });
       lastFrameAt = Date.now();
