@@ -30,7 +30,7 @@ const config = loadConfig({
   PRINT_QR: 'true',
   RECONNECT_DELAYS_MS: process.env.RECONNECT_DELAYS_MS ?? '3000,10000,30000,60000,120000',
 });
-const service = await startService(config, createLogger({ level: config.logLevel }));
+const service = await startService(config, createLogger({ level: config.logLevel, format: config.logFormat }));
 await service.manager.create('demo', 'new');
 
 const api = service.url;

@@ -20,7 +20,7 @@ try {
   throw error;
 }
 
-const logger = createLogger({ level: config.logLevel });
+const logger = createLogger({ level: config.logLevel, format: config.logFormat });
 const service = await startService(config, logger).catch((error: unknown) => {
   logger.fatal({ err: error }, 'wa-vigil could not start');
   process.exit(1);
