@@ -9,7 +9,9 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 
 export function presentedKey(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
-  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7);
+  // RFC 9110: the auth scheme is case-insensitive ("bearer", "BEARER").
+  const bearer = typeof header === 'string' ? /^bearer +(\S+)\s*$/i.exec(header) : null;
+  if (bearer) return bearer[1]!;
   const apiKey = request.headers['x-api-key'];
   return typeof apiKey === 'string' ? apiKey : null;
 }

@@ -9,8 +9,10 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../logging/logger.js';
 import type { SessionManager } from '../service/session-manager.js';
 import { requireApiKey } from './api-key.js';
+import { acceptEmptyBodies } from './empty-bodies.js';
 import { installErrorHandler } from './errors.js';
 import { renderMetrics } from './metrics.js';
+import { recordRouteMethods } from './method-not-allowed.js';
 import { RequestLogController } from './request-log.js';
 import { sessionRoutes } from './session-routes.js';
 
@@ -39,7 +41,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     logController: new RequestLogController(),
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
-  installErrorHandler(app);
+  installErrorHandler(app, recordRouteMethods(app));
+  acceptEmptyBodies(app);
   const openPaths = ['/health', ...(options.plugins ?? []).flatMap((p) => p.openPaths ?? [])];
   requireApiKey(app, options.apiKey ?? null, openPaths);
   const startedAt = Date.now();

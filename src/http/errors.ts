@@ -5,6 +5,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ManagerError } from '../service/session-manager.js';
 import { InvalidIdError } from '../store/session-key.js';
+import { errorCodeFor, validationMessage } from './error-codes.js';
+import type { AllowedMethods } from './method-not-allowed.js';
 
 const managerStatus: Record<ManagerError['code'], number> = {
   ERR_NOT_FOUND: 404,
@@ -14,7 +16,7 @@ const managerStatus: Record<ManagerError['code'], number> = {
   ERR_NOT_PAIRING: 409,
 };
 
-export function installErrorHandler(app: FastifyInstance): void {
+export function installErrorHandler(app: FastifyInstance, allowed?: AllowedMethods): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof InvalidIdError) return reply.code(400).send({ error: 'invalid_id', message: error.message });
     if (error instanceof ManagerError) {
@@ -22,16 +24,21 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {
-      return reply.code(400).send({ error: 'invalid_request', message: fastifyError.message });
+      return reply.code(400).send({ error: 'invalid_request', message: validationMessage(fastifyError) });
     }
     const status = fastifyError.statusCode;
     if (status && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: fastifyError.code ?? 'bad_request', message: fastifyError.message });
+      return reply.code(status).send({ error: errorCodeFor(status), message: fastifyError.message });
     }
     request.log.error({ err: error }, 'Request failed');
     return reply.code(500).send({ error: 'internal', message: 'internal error' });
   });
   app.setNotFoundHandler((request, reply) => {
+    const methods = allowed?.of(request.url.split('?')[0]!) ?? [];
+    if (methods.length > 0) {
+      const message = `${request.method} is not allowed here; use ${methods.join(', ')}`;
+      return void reply.code(405).header('allow', methods.join(', ')).send({ error: 'method_not_allowed', message });
+    }
     void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 }
