@@ -7,11 +7,12 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../logging/logger.js';
+import { createServiceMetrics } from '../metrics/service-metrics.js';
 import type { SessionManager } from '../service/session-manager.js';
 import { requireApiKey } from './api-key.js';
 import { acceptEmptyBodies } from './empty-bodies.js';
 import { installErrorHandler } from './errors.js';
-import { renderMetrics } from './metrics.js';
+import { registerMetricsRoute } from './metrics.js';
 import { recordRouteMethods } from './method-not-allowed.js';
 import { RequestLogController } from './request-log.js';
 import { sessionRoutes } from './session-routes.js';
@@ -45,10 +46,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   acceptEmptyBodies(app);
   const openPaths = ['/health', ...(options.plugins ?? []).flatMap((p) => p.openPaths ?? [])];
   requireApiKey(app, options.apiKey ?? null, openPaths);
-  const startedAt = Date.now();
 
   app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(renderMetrics(options.manager, startedAt)));
+  registerMetricsRoute(app, createServiceMetrics(options.manager));
   sessionRoutes(app, options.manager);
   for (const plugin of options.plugins ?? []) await plugin.register(app);
   await app.ready();

@@ -20,6 +20,7 @@ import { fromCallback } from 'xstate';
 import type { ConnectionCommand, ConnectionEvent, ConnectionInput } from '../../machines/session.events.js';
 import type { Logger } from '../logging/logger.js';
 import { baileysLogger } from './baileys-logger.js';
+import { publishProbeRoundTrip } from './probe-channel.js';
 import { RecentMessageStore } from './message-store.js';
 import { createTerminalQrPrinter } from './terminal-qr.js';
 import { toBaileysConfig, type WhatsAppSocketOptions } from './socket-options.js';
@@ -158,12 +159,14 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
         report({ type: 'PING.FAILED', error: 'socket not open' });
         return;
       }
+      const sentAt = performance.now();
       try {
         const answer = await sock.query(
           { tag: 'iq', attrs: { to: S_WHATSAPP_NET, type: 'get', xmlns: 'w:p' }, content: [{ tag: 'ping', attrs: {} }] },
           input.probeTimeoutMs,
         );
         // Baileys resolves a timed-out query with undefined rather than rejecting.
+        if (answer) publishProbeRoundTrip({ userId, sessionId, roundTripMs: performance.now() - sentAt });
         report(answer ? { type: 'PING.RESTORED' } : { type: 'PING.FAILED', error: `no answer within ${input.probeTimeoutMs} ms` });
       } catch (error) {
         report({ type: 'PING.FAILED', error: error instanceof Error ? error.message : String(error) });
