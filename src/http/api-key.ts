@@ -16,12 +16,17 @@ export function presentedKey(request: FastifyRequest): string | null {
   return typeof apiKey === 'string' ? apiKey : null;
 }
 
+/** An open path is exact, or a prefix when it ends in '/*'. */
+export function isOpen(path: string, openPaths: readonly string[]): boolean {
+  return openPaths.some((open) => (open.endsWith('/*') ? path.startsWith(open.slice(0, -1)) : path === open));
+}
+
 export function requireApiKey(app: FastifyInstance, apiKey: string | null, openPaths: readonly string[]): void {
   if (!apiKey) return;
   const expected = digest(apiKey);
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0]!;
-    if (openPaths.includes(path)) return;
+    if (isOpen(path, openPaths)) return;
     const presented = presentedKey(request);
     if (presented !== null && timingSafeEqual(digest(presented), expected)) return;
     return reply.code(401).send({ error: 'unauthorized', message: 'Authorization: Bearer <API_KEY> or X-Api-Key required' });

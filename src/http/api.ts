@@ -14,6 +14,7 @@ import { acceptEmptyBodies } from './empty-bodies.js';
 import { installErrorHandler } from './errors.js';
 import { registerMetricsRoute } from './metrics.js';
 import { recordRouteMethods } from './method-not-allowed.js';
+import { docsOpenPaths, documentRoutes, serveDocs } from './openapi.js';
 import { RequestLogController } from './request-log.js';
 import { sessionRoutes } from './session-routes.js';
 
@@ -44,13 +45,15 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   installErrorHandler(app, recordRouteMethods(app));
   acceptEmptyBodies(app);
-  const openPaths = ['/health', ...(options.plugins ?? []).flatMap((p) => p.openPaths ?? [])];
+  await documentRoutes(app);
+  const openPaths = ['/health', ...docsOpenPaths, ...(options.plugins ?? []).flatMap((p) => p.openPaths ?? [])];
   requireApiKey(app, options.apiKey ?? null, openPaths);
 
   app.get('/health', async () => ({ status: 'ok' }));
   registerMetricsRoute(app, createServiceMetrics(options.manager));
   sessionRoutes(app, options.manager);
   for (const plugin of options.plugins ?? []) await plugin.register(app);
+  await serveDocs(app);
   await app.ready();
   return app;
 }
