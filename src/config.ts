@@ -24,6 +24,8 @@
  * | MARK_ONLINE_ON_CONNECT | true | show the account online while connected (the phone then holds back notifications) |
  * | SYNC_HISTORY | minimal | minimal, recent or full: how much old history Baileys downloads |
  * | BROWSER_NAME | WhatsApp Long Session | the device name shown under Linked devices |
+ * | MAX_HTTP_CONNECTIONS | 1024 | open HTTP connections at once; more get 503 |
+ * | MAX_EVENT_STREAMS | 256 | open event streams at once; more get 503 |
  *
  * Every duration is at most 2^31 − 1 ms: Node's timers cannot hold more.
  */
@@ -42,6 +44,7 @@ import {
   writableDirectory,
   type Env,
 } from './config-values.js';
+import { defaultServerLimits } from './http/server-limits.js';
 import { logFormats, type LogFormat } from './logging/logger.js';
 import { defaultSocketOptions, historySyncModes, type HistorySyncMode } from './whatsapp/socket-options.js';
 
@@ -66,6 +69,8 @@ export interface ServiceConfig {
   markOnlineOnConnect: boolean;
   syncHistory: HistorySyncMode;
   browserName: string;
+  maxHttpConnections: number;
+  maxEventStreams: number;
 }
 
 const loopback = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -77,6 +82,7 @@ const maxBrowserNameLength = 64;
 /** Far above any sensible value, low enough that a typo is caught. */
 const maxConcurrentConnectsLimit = 10_000;
 const maxReconnectAttemptsLimit = 1_000_000;
+const maxConnectionsLimit = 1_000_000;
 
 export function loadConfig(env: Env = process.env): ServiceConfig {
   const host = env.HOST ?? '127.0.0.1';
@@ -123,6 +129,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     markOnlineOnConnect: boolean(env, 'MARK_ONLINE_ON_CONNECT', defaultSocketOptions.markOnlineOnConnect),
     syncHistory: oneOf(env, 'SYNC_HISTORY', historySyncModes, defaultSocketOptions.syncHistory),
     browserName: label(env, 'BROWSER_NAME', defaultSocketOptions.browser[0], maxBrowserNameLength),
+    maxHttpConnections: integer(env, 'MAX_HTTP_CONNECTIONS', defaultServerLimits.maxConnections, 1, maxConnectionsLimit),
+    maxEventStreams: integer(env, 'MAX_EVENT_STREAMS', defaultServerLimits.maxEventStreams, 1, maxConnectionsLimit),
   };
 }
 

@@ -4,6 +4,7 @@
  *   logger    pino instance for request logs (required)
  *   apiKey    when set, required on every route but /health (default none)
  *   bodyLimit bytes; larger bodies get 413 (default 64 KiB)
+ *   limits    timeouts and caps on connections and event streams (default defaultServerLimits)
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../logging/logger.js';
@@ -16,6 +17,7 @@ import { registerMetricsRoute } from './metrics.js';
 import { recordRouteMethods } from './method-not-allowed.js';
 import { docsOpenPaths, documentRoutes, serveDocs } from './openapi.js';
 import { RequestLogController } from './request-log.js';
+import { applyServerLimits, defaultServerLimits, fastifyTimeouts, type ServerLimits } from './server-limits.js';
 import { sessionRoutes } from './session-routes.js';
 
 export interface ApiOptions {
@@ -23,6 +25,7 @@ export interface ApiOptions {
   logger: Logger;
   apiKey?: string | null;
   bodyLimit?: number;
+  limits?: Partial<ServerLimits>;
   /** Plugins that add routes (the inspector); their openPaths skip the API key. */
   plugins?: ApiPlugin[];
 }
@@ -35,7 +38,9 @@ export interface ApiPlugin {
 export const defaultBodyLimitBytes = 64 * 1024;
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const limits: ServerLimits = { ...defaultServerLimits, ...options.limits };
   const app: FastifyInstance = Fastify({
+    ...fastifyTimeouts(limits),
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? defaultBodyLimitBytes,
     // Event streams never go idle: without this, one open inspector tab holds shutdown hostage.
@@ -43,6 +48,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     logController: new RequestLogController(),
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
+  applyServerLimits(app, limits);
   installErrorHandler(app, recordRouteMethods(app));
   acceptEmptyBodies(app);
   await documentRoutes(app);

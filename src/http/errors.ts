@@ -27,7 +27,8 @@ export function installErrorHandler(app: FastifyInstance, allowed?: AllowedMetho
       return reply.code(400).send({ error: 'invalid_request', message: validationMessage(fastifyError) });
     }
     const status = fastifyError.statusCode;
-    if (status && status >= 400 && status < 500) {
+    // 4xx: the client's doing; 503: a cap was reached (server-limits.ts). Neither is our failure.
+    if (status && ((status >= 400 && status < 500) || status === 503)) {
       return reply.code(status).send({ error: errorCodeFor(status), message: fastifyError.message });
     }
     request.log.error({ err: error }, 'Request failed');

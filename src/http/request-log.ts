@@ -4,7 +4,7 @@
  * session lines ops read. So:
  *
  *   every request            one line at debug, when it completes
- *   a 4xx                    info (a client got something wrong)
+ *   a 4xx                    info (a client got something wrong); 401/429 debug (see api-key.ts)
  *   a 5xx, or a slow answer  warn
  *
  * URLs are logged without their query string (a client may put a key there).
@@ -29,6 +29,9 @@ export class RequestLogController extends LogController {
     const slow = responseTimeMs >= this.slowRequestMs;
     if (error || reply.statusCode >= 500 || slow) {
       reply.log.warn({ ...fields, ...(error ? { err: error } : {}) }, slow ? 'Slow request' : 'Request ended in a server error');
+    } else if (reply.statusCode === 401 || reply.statusCode === 429) {
+      // Refused keys are logged by the API key check, once per address and window: a flood must not flood the logs.
+      reply.log.debug(fields, 'Request refused');
     } else if (reply.statusCode >= 400) {
       reply.log.info(fields, 'Request refused');
     } else {

@@ -51,7 +51,13 @@ export async function startService(
     ...extra,
   });
   const inspector = { openPaths: inspectorOpenPaths, register: (app: FastifyInstance) => registerInspector(app, manager, hub) };
-  const api = await buildApi({ manager, logger, apiKey: config.apiKey, plugins: [inspector] });
+  const api = await buildApi({
+    manager,
+    logger,
+    apiKey: config.apiKey,
+    plugins: [inspector],
+    limits: { maxConnections: config.maxHttpConnections, maxEventStreams: config.maxEventStreams },
+  });
   const url = await api.listen({ port: config.port, host: config.host });
   const restored = await manager.restore();
   logger.info({ url, restored, sessionsDir: store.root }, `wa-vigil listening on ${url}, ${restored} session(s) restored`);

@@ -2,8 +2,8 @@
  * The sessions/ folder: `sessions/<userId>/<sessionId>/` per session, holding
  * its Baileys credentials, its `session.json` and its lock.
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
 import { openFileAuthState, type FileAuthState } from './file-auth-state.js';
 import { acquireSessionLock, type SessionLock } from './session-lock.js';
@@ -64,7 +64,10 @@ export class SessionStore {
   }
 
   async remove(key: SessionKey): Promise<void> {
-    await rm(this.folderOf(key), { recursive: true, force: true });
+    const folder = this.folderOf(key);
+    await rm(folder, { recursive: true, force: true });
+    // The user's folder goes with its last session; rmdir refuses (ENOTEMPTY) while another session is in it.
+    await rmdir(dirname(folder)).catch(() => undefined);
   }
 
   /** Every session folder with valid ids, in name order; anything else under the root is ignored. */

@@ -61,6 +61,8 @@ describe('refuses every bad value, naming the variable', () => {
     [{ CONNECT_TIMEOUT_MS: '0' }, 'CONNECT_TIMEOUT_MS'],
     [{ CONNECT_TIMEOUT_MS: '99999999999' }, 'CONNECT_TIMEOUT_MS'],
     [{ MAX_CONCURRENT_CONNECTS: '0' }, 'MAX_CONCURRENT_CONNECTS'],
+    [{ MAX_HTTP_CONNECTIONS: '0' }, 'MAX_HTTP_CONNECTIONS'],
+    [{ MAX_EVENT_STREAMS: 'many' }, 'MAX_EVENT_STREAMS'],
     [{ PRINT_QR: 'yes' }, 'PRINT_QR'],
     [{ MARK_ONLINE_ON_CONNECT: 'no' }, 'MARK_ONLINE_ON_CONNECT'],
     [{ SYNC_HISTORY: 'all' }, 'SYNC_HISTORY'],
