@@ -3,7 +3,9 @@
  * terminal, ISO times, quiet request logging, every session line naming its
  * session, and Baileys' expected closes never at error.
  */
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RequestLogController } from '../../src/http/request-log.js';
 import { createLogger, defaultLogFormat } from '../../src/logging/logger.js';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
 import { baileysLogger } from '../../src/whatsapp/baileys-logger.js';
@@ -32,6 +34,25 @@ describe('log format', () => {
     expect(out.lines).toHaveLength(1);
     expect(() => JSON.parse(out.lines[0]!)).toThrow();
     expect(out.lines[0]).toMatch(/^\[\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\] INFO.*\[ann\/work\] Session open for user ann/);
+  });
+});
+
+describe('request logs', () => {
+  it('a slow answer or a 5xx is a warning; a fine one is debug', async () => {
+    const out = new LogCapture();
+    const logger = createLogger({ format: 'json', level: 'debug', destination: out });
+    const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: new RequestLogController(500) });
+    app.get('/fast', async () => ({ ok: true }));
+    app.get('/slow', async () => new Promise((resolve) => setTimeout(() => resolve({ ok: true }), 550)));
+    app.get('/broken', async (_request, reply) => reply.code(502).send({ error: 'bad_gateway', message: 'upstream' }));
+    for (const url of ['/fast', '/slow', '/broken']) await app.inject({ method: 'GET', url });
+    await app.close();
+    const lines = out.lines.map((l) => JSON.parse(l) as { level: number; msg: string; url: string });
+    expect(lines.map((l) => [l.url, l.level, l.msg])).toEqual([
+      ['/fast', pinoLevel.debug, 'Request completed'],
+      ['/slow', pinoLevel.warn, 'Slow request'],
+      ['/broken', pinoLevel.warn, 'Request ended in a server error'],
+    ]);
   });
 });
 
