@@ -2,7 +2,7 @@
  * The HTTP API (Fastify). Options:
  *   manager   the session manager (required)
  *   logger    pino instance for request logs (required)
- *   apiKey    when set, required on every route but /health (default none)
+ *   apiKey    when set, required on every route but /health, the docs and open plugin paths (default none)
  *   bodyLimit bytes; larger bodies get 413 (default 64 KiB)
  *   limits    timeouts and caps on connections and event streams (default defaultServerLimits)
  */
