@@ -131,6 +131,30 @@ describe('against the running service', () => {
     });
   });
 
+  it('a deleted session’s inspector history goes with it: the same ids later start clean', async () => {
+    const api = await start();
+    const headers = { authorization: `Bearer ${testApiKey}` };
+    /** The feed's opening burst: the entries a page that opens now would get. */
+    const recentSeqs = async () => {
+      const res = await fetch(`${api.service.url}/inspector/sessions/ann/x/feed`, { headers, signal: AbortSignal.timeout(5_000) });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('event: view')) text += new TextDecoder().decode((await reader.read()).value);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      text += await Promise.race([reader.read().then((r) => new TextDecoder().decode(r.value)), new Promise<string>((resolve) => setTimeout(() => resolve(''), 200))]);
+      await reader.cancel();
+      return [...text.matchAll(/"seq":(\d+)/g)].map((m) => Number(m[1]));
+    };
+    await api.call('POST', '/sessions', { userId: 'ann', sessionId: 'x' });
+    await api.waitForState('ann', 'x', 'connecting.awaitingQr');
+    const before = await recentSeqs();
+    expect(before.length).toBeGreaterThan(0);
+    expect((await api.call('DELETE', '/sessions/ann/x')).status).toBe(204);
+    await api.call('POST', '/sessions', { userId: 'ann', sessionId: 'x' });
+    const after = await recentSeqs();
+    expect(after.every((seq) => seq > Math.max(...before))).toBe(true);
+  });
+
   it('deleting a user’s last session removes the user’s folder too', async () => {
     const api = await start();
     await api.call('POST', '/sessions', { userId: 'ann', sessionId: 'one' });
