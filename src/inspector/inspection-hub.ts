@@ -52,11 +52,6 @@ export class InspectionHub extends EventEmitter {
     this.history.delete(keyString(key));
   }
 
-  /** Sessions with history kept. */
-  get sessions(): number {
-    return this.history.size;
-  }
-
   /**
    * Only snapshots and events become entries; every other inspection event
    * (actions, microsteps, actor creation) is dropped before anything is built:
