@@ -5,29 +5,56 @@
  * | variable | default | meaning |
  * | PORT | 3000 | HTTP port |
  * | HOST | 127.0.0.1 | HTTP address; a non-loopback one requires API_KEY |
- * | API_KEY | (none) | required on every route but /health when set |
- * | SESSIONS_DIR | ./sessions | where credentials live |
+ * | API_KEY | (none) | required on every route but /health when set; ≥ 16 characters, no whitespace |
+ * | SESSIONS_DIR | ./sessions | where credentials live; a writable directory (created if missing) |
  * | WA_WS_URL | Baileys' default | WhatsApp's WebSocket URL (the simulator's in the demo) |
  * | LOG_LEVEL | info | pino level |
+ * | LOG_FORMAT | pretty at a terminal, else json | json or pretty |
  * | RECONNECT_DELAYS_MS | 3000,10000,30000,60000,120000 | backoff schedule |
- * | MAX_RECONNECT_ATTEMPTS | 10 | attempts that reached WhatsApp without opening, then terminated: maxAttempts; 0 = never |
+ * | RECONNECT_JITTER | 0 | each backoff delay is stretched by up to this fraction (0–1) |
+ * | MAX_RECONNECT_ATTEMPTS | 10 | then terminated: maxAttempts; 0 = never give up |
  * | KEEPALIVE_INTERVAL_MS | 300000 | our probe |
  * | HEALTH_CHECK_INTERVAL_MS | 300000 | "Session health check" lines |
  * | WA_KEEPALIVE_INTERVAL_MS | 30000 | Baileys' own keep-alive |
  * | CONNECT_TIMEOUT_MS | 60000 | Baileys' connect timeout |
  * | MAX_CONCURRENT_CONNECTS | 8 | handshakes at once (reconnect storms) |
- * | PRINT_QR | false | draw QR codes in the terminal |
+ * | PRINT_QR | false | draw QR codes on stderr when it is a terminal |
  * | BAILEYS_LOG_LEVEL | error | Baileys' own log level |
+ * | INSPECT_WS_URL | (none) | a Stately inspector server to report to |
+ * | MARK_ONLINE_ON_CONNECT | true | show the account online while connected (the phone then holds back notifications) |
+ * | SYNC_HISTORY | minimal | minimal, recent or full: how much old history Baileys downloads |
+ * | BROWSER_NAME | WhatsApp Long Session | the device name shown under Linked devices |
+ * | MAX_HTTP_CONNECTIONS | 1024 | open HTTP connections at once; more get 503 |
+ * | MAX_EVENT_STREAMS | 256 | open event streams at once; more get 503 |
  * | LEASE_TTL_MS | 10000 | a process silent this long is dead: its sessions are taken over |
- * | LEASE_RENEW_MS | 2000 | how often a process renews its leases and looks for dead owners' sessions |
- * | ALLOWED_HOSTS | (none) | extra Host names accepted without API_KEY (comma-separated) |
+ * | LEASE_RENEW_MS | 2000 (at most TTL/2) | how often a process renews its leases and looks for dead owners' sessions |
+ * | ALLOWED_HOSTS | (none) | extra Host names served without API_KEY (comma-separated) |
  * | ALLOWED_ORIGINS | (none) | browser origins allowed to change state (comma-separated) |
+ *
+ * Every duration is at most 2^31 − 1 ms: Node's timers cannot hold more.
  */
 import type { LevelWithSilent } from 'pino';
 import { PolicyError, resolvePolicy, type SessionPolicy } from '../machines/session.policy.js';
+import {
+  ConfigError,
+  boolean,
+  durationListMs,
+  durationMs,
+  integer,
+  label,
+  oneOf,
+  ratio,
+  webSocketUrl,
+  writableDirectory,
+  type Env,
+} from './config-values.js';
+import { defaultServerLimits } from './http/server-limits.js';
 import { defaultRenewIntervalMs } from './service/placement.js';
 import { defaultLeaseTtlMs } from './store/files/file-ownership.js';
-import { defaultSocketOptions } from './whatsapp/socket-options.js';
+import { logFormats, type LogFormat } from './logging/logger.js';
+import { defaultSocketOptions, historySyncModes, type HistorySyncMode } from './whatsapp/socket-options.js';
+
+export { ConfigError, maxTimerMs } from './config-values.js';
 
 export interface ServiceConfig {
   port: number;
@@ -35,6 +62,8 @@ export interface ServiceConfig {
   apiKey: string | null;
   sessionsDir: string;
   logLevel: LevelWithSilent;
+  /** Null: decided by whether stdout is a terminal. */
+  logFormat: LogFormat | null;
   baileysLogLevel: LevelWithSilent;
   waWebSocketUrl: string;
   policy: Partial<SessionPolicy>;
@@ -43,6 +72,11 @@ export interface ServiceConfig {
   maxConcurrentConnects: number;
   printQr: boolean;
   inspectWsUrl: string | null;
+  markOnlineOnConnect: boolean;
+  syncHistory: HistorySyncMode;
+  browserName: string;
+  maxHttpConnections: number;
+  maxEventStreams: number;
   leaseTtlMs: number;
   leaseRenewIntervalMs: number;
   /** Host header names accepted besides loopback ones when no API key is set. */
@@ -51,45 +85,46 @@ export interface ServiceConfig {
   allowedOrigins: string[];
 }
 
-export class ConfigError extends Error {
-  readonly code = 'ERR_CONFIG';
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-  }
-}
-
 const loopback = new Set(['127.0.0.1', 'localhost', '::1']);
-const levels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+/** Shorter keys can be guessed; whitespace cannot be sent reliably in a header. */
+export const minApiKeyLength = 16;
+const maxBrowserNameLength = 64;
+/** Far above any sensible value, low enough that a typo is caught. */
+const maxConcurrentConnectsLimit = 10_000;
+const maxReconnectAttemptsLimit = 1_000_000;
+const maxConnectionsLimit = 1_000_000;
+
+export function loadConfig(env: Env = process.env): ServiceConfig {
   const host = env.HOST ?? '127.0.0.1';
-  const apiKey = env.API_KEY ? env.API_KEY : null;
+  if (host.trim() === '') throw new ConfigError('HOST', 'must not be empty');
+  const apiKey = checkedApiKey(env);
   if (!loopback.has(host) && !apiKey) throw new ConfigError('HOST', `${host} is reachable from other machines: set API_KEY too`);
-  const logLevel = env.LOG_LEVEL ?? 'info';
-  if (!levels.has(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${[...levels].join(', ')}`);
-  const baileysLogLevel = env.BAILEYS_LOG_LEVEL ?? 'error';
-  if (!levels.has(baileysLogLevel)) throw new ConfigError('BAILEYS_LOG_LEVEL', `must be one of ${[...levels].join(', ')}`);
-  const waWebSocketUrl = env.WA_WS_URL ?? defaultSocketOptions.waWebSocketUrl;
-  if (!/^wss?:\/\//.test(waWebSocketUrl)) throw new ConfigError('WA_WS_URL', 'must be a ws:// or wss:// URL');
 
   const policy: Partial<SessionPolicy> = {
-    reconnectDelaysMs: list(env, 'RECONNECT_DELAYS_MS'),
-    maxReconnectAttempts: integer(env, 'MAX_RECONNECT_ATTEMPTS', undefined, 0),
-    keepAliveIntervalMs: integer(env, 'KEEPALIVE_INTERVAL_MS', undefined, 1),
-    healthCheckIntervalMs: integer(env, 'HEALTH_CHECK_INTERVAL_MS', undefined, 1),
+    reconnectDelaysMs: durationListMs(env, 'RECONNECT_DELAYS_MS'),
+    jitterRatio: ratio(env, 'RECONNECT_JITTER'),
+    maxReconnectAttempts: integer(env, 'MAX_RECONNECT_ATTEMPTS', undefined, 0, maxReconnectAttemptsLimit),
+    keepAliveIntervalMs: durationMs(env, 'KEEPALIVE_INTERVAL_MS', undefined),
+    healthCheckIntervalMs: durationMs(env, 'HEALTH_CHECK_INTERVAL_MS', undefined),
+  };
+  const variableOf: Partial<Record<keyof SessionPolicy, string>> = {
+    reconnectDelaysMs: 'RECONNECT_DELAYS_MS',
+    jitterRatio: 'RECONNECT_JITTER',
+    maxReconnectAttempts: 'MAX_RECONNECT_ATTEMPTS',
+    keepAliveIntervalMs: 'KEEPALIVE_INTERVAL_MS',
+    healthCheckIntervalMs: 'HEALTH_CHECK_INTERVAL_MS',
   };
   try {
     resolvePolicy(policy);
   } catch (error) {
-    if (error instanceof PolicyError) throw new ConfigError(error.field, error.message);
+    if (error instanceof PolicyError) throw new ConfigError(variableOf[error.field] ?? error.field, error.message);
     throw error;
   }
 
-  const leaseTtlMs = integer(env, 'LEASE_TTL_MS', defaultLeaseTtlMs, 100, maxTimerMs)!;
-  const leaseRenewIntervalMs = integer(env, 'LEASE_RENEW_MS', Math.min(defaultRenewIntervalMs, Math.floor(leaseTtlMs / 5)), 1, maxTimerMs)!;
+  const leaseTtlMs = durationMs(env, 'LEASE_TTL_MS', defaultLeaseTtlMs);
+  const leaseRenewIntervalMs = durationMs(env, 'LEASE_RENEW_MS', Math.max(1, Math.min(defaultRenewIntervalMs, Math.floor(leaseTtlMs / 5))));
   if (leaseRenewIntervalMs * 2 > leaseTtlMs) throw new ConfigError('LEASE_RENEW_MS', `must be at most half of LEASE_TTL_MS (${leaseTtlMs})`);
   const allowedOrigins = names(env, 'ALLOWED_ORIGINS');
   for (const origin of allowedOrigins) {
@@ -97,19 +132,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
   }
 
   return {
-    port: integer(env, 'PORT', 3000, 0, 65535)!,
+    port: integer(env, 'PORT', 3000, 0, 65535),
     host,
     apiKey,
-    sessionsDir: env.SESSIONS_DIR ?? './sessions',
-    logLevel: logLevel as LevelWithSilent,
-    baileysLogLevel: baileysLogLevel as LevelWithSilent,
-    waWebSocketUrl,
+    sessionsDir: writableDirectory(env, 'SESSIONS_DIR', './sessions'),
+    logLevel: oneOf(env, 'LOG_LEVEL', levels, 'info'),
+    logFormat: env.LOG_FORMAT ? oneOf(env, 'LOG_FORMAT', logFormats, 'json') : null,
+    baileysLogLevel: oneOf(env, 'BAILEYS_LOG_LEVEL', levels, 'error'),
+    waWebSocketUrl: webSocketUrl(env, 'WA_WS_URL') ?? defaultSocketOptions.waWebSocketUrl,
     policy: Object.fromEntries(Object.entries(policy).filter(([, v]) => v !== undefined)),
-    waKeepAliveIntervalMs: integer(env, 'WA_KEEPALIVE_INTERVAL_MS', defaultSocketOptions.keepAliveIntervalMs, 1)!,
-    connectTimeoutMs: integer(env, 'CONNECT_TIMEOUT_MS', defaultSocketOptions.connectTimeoutMs, 1)!,
-    maxConcurrentConnects: integer(env, 'MAX_CONCURRENT_CONNECTS', 8, 1)!,
-    printQr: env.PRINT_QR === 'true' || env.PRINT_QR === '1',
-    inspectWsUrl: env.INSPECT_WS_URL ? env.INSPECT_WS_URL : null,
+    waKeepAliveIntervalMs: durationMs(env, 'WA_KEEPALIVE_INTERVAL_MS', defaultSocketOptions.keepAliveIntervalMs),
+    connectTimeoutMs: durationMs(env, 'CONNECT_TIMEOUT_MS', defaultSocketOptions.connectTimeoutMs),
+    maxConcurrentConnects: integer(env, 'MAX_CONCURRENT_CONNECTS', 8, 1, maxConcurrentConnectsLimit),
+    printQr: boolean(env, 'PRINT_QR', false),
+    inspectWsUrl: webSocketUrl(env, 'INSPECT_WS_URL') ?? null,
+    markOnlineOnConnect: boolean(env, 'MARK_ONLINE_ON_CONNECT', defaultSocketOptions.markOnlineOnConnect),
+    syncHistory: oneOf(env, 'SYNC_HISTORY', historySyncModes, defaultSocketOptions.syncHistory),
+    browserName: label(env, 'BROWSER_NAME', defaultSocketOptions.browser[0], maxBrowserNameLength),
+    maxHttpConnections: integer(env, 'MAX_HTTP_CONNECTIONS', defaultServerLimits.maxConnections, 1, maxConnectionsLimit),
+    maxEventStreams: integer(env, 'MAX_EVENT_STREAMS', defaultServerLimits.maxEventStreams, 1, maxConnectionsLimit),
     leaseTtlMs,
     leaseRenewIntervalMs,
     allowedHosts: names(env, 'ALLOWED_HOSTS').map((h) => h.toLowerCase()),
@@ -117,30 +158,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
   };
 }
 
-/** Node's timers hold at most 2^31 - 1 ms; a longer delay fires at once. */
-const maxTimerMs = 2 ** 31 - 1;
-
-function names(env: NodeJS.ProcessEnv, name: string): string[] {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return [];
-  return raw
+/** A comma-separated list; empty when unset. */
+function names(env: Env, name: string): string[] {
+  return (env[name] ?? '')
     .split(',')
-    .map((p) => p.trim())
+    .map((part) => part.trim())
     .filter(Boolean);
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
-  return value;
-}
-
-function list(env: NodeJS.ProcessEnv, name: string): number[] | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const parts = raw.split(',').map((p) => p.trim());
-  if (parts.some((p) => !/^\d+$/.test(p))) throw new ConfigError(name, `must be a comma-separated list of milliseconds, got "${raw}"`);
-  return parts.map(Number);
+/** An unset or empty API_KEY means none; any other value must be a key a client can actually send and nobody can guess. */
+function checkedApiKey(env: Env): string | null {
+  const key = env.API_KEY;
+  if (key === undefined || key === '') return null;
+  if (/\s/.test(key)) throw new ConfigError('API_KEY', 'must not contain whitespace');
+  if (key.length < minApiKeyLength) throw new ConfigError('API_KEY', `must be at least ${minApiKeyLength} characters, got ${key.length}`);
+  return key;
 }

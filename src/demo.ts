@@ -1,10 +1,12 @@
 /**
  * `npm run demo`: the simulator and the service in one process, with two
- * sessions — one already paired (goes open), one new (prints its QR) — and
- * instructions for breaking the connection and watching it recover.
+ * sessions — one already paired (goes open), one new (shows its QR) — and
+ * its URLs and the commands for breaking the connection and watching it
+ * recover. Its temporary sessions folder is removed when it stops (a
+ * SESSIONS_DIR of your own is kept).
  * Nothing here reaches WhatsApp: the service talks to the simulator only.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from './config.js';
@@ -16,7 +18,8 @@ import { openFileAuthState } from './store/file-auth-state.js';
 
 const sim = await new WaSimulator().start();
 const control = await startControlServer(sim);
-const sessionsDir = process.env.SESSIONS_DIR ?? (await mkdtemp(join(tmpdir(), 'wa-vigil-demo-')));
+const ownSessionsDir = process.env.SESSIONS_DIR;
+const sessionsDir = ownSessionsDir ?? (await mkdtemp(join(tmpdir(), 'wa-vigil-demo-')));
 
 // A device the simulator will accept, as if it had been paired earlier.
 const paired = await openFileAuthState(join(sessionsDir, 'demo', 'paired'));
@@ -30,23 +33,29 @@ const config = loadConfig({
   PRINT_QR: 'true',
   RECONNECT_DELAYS_MS: process.env.RECONNECT_DELAYS_MS ?? '3000,10000,30000,60000,120000',
 });
-const service = await startService(config, createLogger({ level: config.logLevel }));
+const service = await startService(config, createLogger({ level: config.logLevel, format: config.logFormat }));
 await service.registry.create('demo', 'new');
 
 const api = service.url;
+const controlUrl = control.url;
 process.stdout.write(
   [
     '',
-    'wa-vigil demo',
-    `  API:        ${api}   (try: curl ${api}/sessions)`,
-    `  simulator:  ${sim.url}`,
-    `  sessions/:  ${sessionsDir}`,
+    'wa-vigil demo (nothing here reaches WhatsApp)',
+    `  API:        ${api}`,
+    `  inspector:  ${api}/inspector     (open in your browser)`,
+    `  API docs:   ${api}/docs`,
+    `  metrics:    ${api}/metrics`,
+    `  simulator:  ${sim.url}   control: ${controlUrl}`,
+    `  sessions/:  ${sessionsDir}${ownSessionsDir ? '' : '   (temporary: removed on exit)'}`,
     '',
-    '  demo/paired goes open; demo/new prints a QR above. Then:',
-    `  - break every connection:   curl -X POST ${control.url}/faults/close`,
-    `  - a silent dead link:       curl -X POST ${control.url}/faults/deafen`,
-    `  - "scan" the QR:            curl -s "${api}/sessions/demo/new/qr?format=raw" | curl -X POST ${control.url}/scan -d @-`,
-    `  - watch it live:            curl -N ${api}/sessions/demo/paired/events`,
+    '  demo/paired goes open; demo/new waits for its QR to be scanned.',
+    `  - list the sessions:         curl ${api}/sessions`,
+    `  - save the QR as a PNG:      curl -f -o qr.png ${api}/sessions/demo/new/qr`,
+    `  - "scan" it:                 curl -s "${api}/sessions/demo/new/qr?format=raw" | curl -X POST ${controlUrl}/scan -d @-`,
+    `  - break every connection:    curl -X POST ${controlUrl}/faults/close`,
+    `  - a silent dead link:        curl -X POST ${controlUrl}/faults/deafen`,
+    `  - watch it live:             curl -N ${api}/sessions/demo/paired/events`,
     '  and watch the log lines: "Reconnection attempt", "Session open", "Keep-alive ping".',
     '  Ctrl-C stops everything.',
     '',
@@ -57,6 +66,7 @@ const stop = async () => {
   await service.stop();
   control.server.close();
   await sim.stop();
+  if (!ownSessionsDir) await rm(sessionsDir, { recursive: true, force: true });
   process.exit(0);
 };
 process.once('SIGINT', () => void stop());

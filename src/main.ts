@@ -36,7 +36,7 @@ try {
   throw error;
 }
 
-const logger = createLogger({ level: config.logLevel });
+const logger = createLogger({ level: config.logLevel, format: config.logFormat });
 const service = createService(config, logger, {
   onListening: (url) => logListening(logger, url, service.registry.ownership.holder),
 });

@@ -2,18 +2,25 @@
  * The HTTP API (Fastify). Options:
  *   registry        the sessions (required)
  *   logger          pino instance for request logs (required)
- *   apiKey          when set, required on every route but /health (default none)
+ *   apiKey          when set, required on every route but /health, the docs and open plugin paths (default none)
  *   allowedHosts    Host names served without an API key besides loopback ones (default none)
  *   allowedOrigins  browser origins allowed to change state besides the API's own (default none)
  *   bodyLimit       bytes; larger bodies get 413 (default 64 KiB)
+ *   limits          timeouts and caps on connections and event streams (default defaultServerLimits)
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../logging/logger.js';
+import { createServiceMetrics } from '../metrics/service-metrics.js';
 import type { SessionRegistry } from '../service/registry.js';
 import { requireApiKey } from './api-key.js';
+import { acceptEmptyBodies } from './empty-bodies.js';
 import { installErrorHandler } from './errors.js';
+import { registerMetricsRoute } from './metrics.js';
+import { recordRouteMethods } from './method-not-allowed.js';
 import { guardOrigins } from './origin-guard.js';
-import { renderMetrics } from './metrics.js';
+import { docsOpenPaths, documentRoutes, serveDocs } from './openapi.js';
+import { RequestLogController } from './request-log.js';
+import { applyServerLimits, defaultServerLimits, fastifyTimeouts, type ServerLimits } from './server-limits.js';
 import { sessionRoutes } from './session-routes.js';
 
 export interface ApiOptions {
@@ -23,6 +30,7 @@ export interface ApiOptions {
   allowedHosts?: readonly string[];
   allowedOrigins?: readonly string[];
   bodyLimit?: number;
+  limits?: Partial<ServerLimits>;
   /** Plugins that add routes (the inspector); their openPaths skip the API key. */
   plugins?: ApiPlugin[];
 }
@@ -35,24 +43,29 @@ export interface ApiPlugin {
 export const defaultBodyLimitBytes = 64 * 1024;
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const limits: ServerLimits = { ...defaultServerLimits, ...options.limits };
   const app: FastifyInstance = Fastify({
+    ...fastifyTimeouts(limits),
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? defaultBodyLimitBytes,
     // Event streams never go idle: without this, one open inspector tab holds shutdown hostage.
     forceCloseConnections: true,
-    disableRequestLogging: false,
+    logController: new RequestLogController(),
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
-  installErrorHandler(app);
+  applyServerLimits(app, limits);
+  installErrorHandler(app, recordRouteMethods(app));
   guardOrigins(app, { apiKeyRequired: Boolean(options.apiKey), allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins });
-  const openPaths = ['/health', ...(options.plugins ?? []).flatMap((p) => p.openPaths ?? [])];
+  acceptEmptyBodies(app);
+  await documentRoutes(app);
+  const openPaths = ['/health', ...docsOpenPaths, ...(options.plugins ?? []).flatMap((p) => p.openPaths ?? [])];
   requireApiKey(app, options.apiKey ?? null, openPaths);
-  const startedAt = Date.now();
 
   app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(renderMetrics(options.registry, startedAt)));
+  registerMetricsRoute(app, createServiceMetrics(options.registry));
   sessionRoutes(app, options.registry);
   for (const plugin of options.plugins ?? []) await plugin.register(app);
+  await serveDocs(app);
   await app.ready();
   return app;
 }

@@ -5,6 +5,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { SessionError } from '../service/session-error.js';
 import { InvalidIdError } from '../store/session-key.js';
+import { errorCodeFor, validationMessage } from './error-codes.js';
+import type { AllowedMethods } from './method-not-allowed.js';
 
 const sessionErrorStatus: Record<SessionError['code'], number> = {
   ERR_NOT_FOUND: 404,
@@ -15,7 +17,7 @@ const sessionErrorStatus: Record<SessionError['code'], number> = {
   ERR_SHUTTING_DOWN: 503,
 };
 
-export function installErrorHandler(app: FastifyInstance): void {
+export function installErrorHandler(app: FastifyInstance, allowed?: AllowedMethods): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof InvalidIdError) return reply.code(400).send({ error: 'invalid_id', message: error.message });
     if (error instanceof SessionError) {
@@ -24,16 +26,22 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {
-      return reply.code(400).send({ error: 'invalid_request', message: fastifyError.message });
+      return reply.code(400).send({ error: 'invalid_request', message: validationMessage(fastifyError) });
     }
     const status = fastifyError.statusCode;
-    if (status && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: fastifyError.code ?? 'bad_request', message: fastifyError.message });
+    // 4xx: the client's doing; 503: a cap was reached (server-limits.ts). Neither is our failure.
+    if (status && ((status >= 400 && status < 500) || status === 503)) {
+      return reply.code(status).send({ error: errorCodeFor(status), message: fastifyError.message });
     }
     request.log.error({ err: error }, 'Request failed');
     return reply.code(500).send({ error: 'internal', message: 'internal error' });
   });
   app.setNotFoundHandler((request, reply) => {
+    const methods = allowed?.of(request.url.split('?')[0]!) ?? [];
+    if (methods.length > 0) {
+      const message = `${request.method} is not allowed here; use ${methods.join(', ')}`;
+      return void reply.code(405).header('allow', methods.join(', ')).send({ error: 'method_not_allowed', message });
+    }
     void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 }

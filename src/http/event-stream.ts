@@ -4,6 +4,7 @@
  * client goes away.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { takeEventStreamSlot } from './server-limits.js';
 
 /** Idle proxies commonly cut at 30–60 s. */
 export const heartbeatMs = 15_000;
@@ -14,7 +15,9 @@ export interface EventStream {
   onClose(cleanup: () => void): void;
 }
 
+/** Throws ServiceBusyError (a 503) when the server's event stream cap is reached (server-limits.ts). */
 export function openEventStream(request: FastifyRequest, reply: FastifyReply): EventStream {
+  takeEventStreamSlot(request.server.server, reply.raw);
   reply.hijack();
   const out = reply.raw;
   out.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });

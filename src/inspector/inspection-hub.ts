@@ -47,6 +47,11 @@ export class InspectionHub extends EventEmitter {
     return [...(this.history.get(keyString(key)) ?? [])];
   }
 
+  /** Drops a deleted session's history: a new session with the same ids starts clean, and nothing is kept for ever. */
+  forget(key: SessionKey): void {
+    this.history.delete(keyString(key));
+  }
+
   /**
    * Only snapshots and events become entries; every other inspection event
    * (actions, microsteps, actor creation) is dropped before anything is built:

@@ -40,6 +40,12 @@ export function registerInspector(app: FastifyInstance, manager: SessionRegistry
     app.get(path, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(await readFile(folder + file)));
   }
 
+  // A session deleted through the API takes its inspection history with it.
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'DELETE' || reply.statusCode !== 204 || request.routeOptions.url !== '/sessions/:userId/:sessionId') return;
+    hub.forget(request.params as SessionParams);
+  });
+
   const graph = buildStatechartGraph(sessionMachine);
   app.get('/inspector/graph', async () => graph);
 

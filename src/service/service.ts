@@ -59,6 +59,9 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
     keepAliveIntervalMs: config.waKeepAliveIntervalMs,
     connectTimeoutMs: config.connectTimeoutMs,
     printQrInTerminal: config.printQr,
+    markOnlineOnConnect: config.markOnlineOnConnect,
+    syncHistory: config.syncHistory,
+    browser: [config.browserName, 'Chrome', '1.0.0'],
   });
   const registry = new SessionRegistry({
     store,
@@ -112,7 +115,15 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
       const { restored } = await step(() => registry.load());
       const inspector = { openPaths: inspectorOpenPaths, register: (app: FastifyInstance) => registerInspector(app, registry, hub) };
       api = await step(() =>
-        buildApi({ registry, logger, apiKey: config.apiKey, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins, plugins: [inspector] }),
+        buildApi({
+          registry,
+          logger,
+          apiKey: config.apiKey,
+          allowedHosts: config.allowedHosts,
+          allowedOrigins: config.allowedOrigins,
+          plugins: [inspector],
+          limits: { maxConnections: config.maxHttpConnections, maxEventStreams: config.maxEventStreams },
+        }),
       );
       const url = await step(() => api!.listen({ port: config.port, host: config.host }));
       extra.onListening?.(url);

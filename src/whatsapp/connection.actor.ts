@@ -32,9 +32,11 @@ import type { WebSocket } from 'ws';
 import { fromCallback } from 'xstate';
 import type { ConnectionCommand, ConnectionEvent, ConnectionInput } from '../../machines/session.events.js';
 import type { Logger } from '../logging/logger.js';
+import { baileysLogger } from './baileys-logger.js';
 import { defaultDeadLinkProbeTimeoutMs, LinkWatch } from './link-watch.js';
+import { publishProbeRoundTrip } from './probe-channel.js';
 import { RecentMessageStore } from './message-store.js';
-import { printQrToTerminal } from './terminal-qr.js';
+import { createTerminalQrPrinter } from './terminal-qr.js';
 import { toBaileysConfig, type WhatsAppSocketOptions } from './socket-options.js';
 
 /** After sock.end(), how long the close handshake may take before the socket is cut. */
@@ -104,6 +106,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
     let linkWatch: LinkWatch | null = null;
     let saveCreds: (() => Promise<void>) | null = null;
     const messages = new RecentMessageStore();
+    const drawQr = deps.socketOptions.printQrInTerminal ? createTerminalQrPrinter(`${userId}/${sessionId}`) : null;
     let releaseAdmission: (() => void) | null = null;
     const leaveAdmission = () => {
       releaseAdmission?.();
@@ -127,7 +130,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       // The handshake is over once a QR or an open comes: keep the link alive from here on.
       if (update.qr || update.connection === 'open') linkWatch?.start();
       if (update.qr) {
-        if (deps.socketOptions.printQrInTerminal) printQrToTerminal(update.qr, `${userId}/${sessionId}`);
+        if (drawQr) void drawQr(update.qr);
         report({ type: 'CONNECTION.QR', qr: update.qr });
       }
       if (update.connection === 'open') {
@@ -186,7 +189,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       sock = makeWASocket({
         ...toBaileysConfig(deps.socketOptions),
         auth: auth.state,
-        logger: deps.baileysLogger.child({ userId, sessionId }) as never,
+        logger: baileysLogger(deps.baileysLogger.child({ userId, sessionId })),
         getMessage: messages.get,
       });
       saveCreds = () => auth.saveCreds();
@@ -204,12 +207,14 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
         report({ type: 'PING.FAILED', error: 'socket not open' });
         return;
       }
+      const sentAt = performance.now();
       try {
         const answer = await sock.query(
           { tag: 'iq', attrs: { to: S_WHATSAPP_NET, type: 'get', xmlns: 'w:p' }, content: [{ tag: 'ping', attrs: {} }] },
           input.probeTimeoutMs,
         );
         // Baileys resolves a timed-out query with undefined rather than rejecting.
+        if (answer) publishProbeRoundTrip({ userId, sessionId, roundTripMs: performance.now() - sentAt });
         report(answer ? { type: 'PING.RESTORED' } : { type: 'PING.FAILED', error: `no answer within ${input.probeTimeoutMs} ms` });
       } catch (error) {
         report({ type: 'PING.FAILED', error: error instanceof Error ? error.message : String(error) });

@@ -2,7 +2,28 @@
  * How wa-vigil configures each Baileys socket. The defaults are the original
  * long-session design's, corrected where Baileys differs from what it assumed.
  */
-import { DEFAULT_CONNECTION_CONFIG, type UserFacingSocketConfig, type WABrowserDescription } from '@whiskeysockets/baileys';
+import { DEFAULT_CONNECTION_CONFIG, proto, type UserFacingSocketConfig, type WABrowserDescription } from '@whiskeysockets/baileys';
+
+/**
+ * How much old history Baileys downloads after linking:
+ *   minimal  the bootstrap (contacts, LID ↔ phone number mappings), push names and
+ *            non-blocking data, but no backlog of old messages. Baileys needs the
+ *            mappings: refusing every sync makes it warn of instability.
+ *   recent   Baileys' own default: everything but the full history.
+ *   full     everything, the full history included.
+ */
+export type HistorySyncMode = 'minimal' | 'recent' | 'full';
+export const historySyncModes: readonly HistorySyncMode[] = ['minimal', 'recent', 'full'];
+
+const { HistorySyncType } = proto.HistorySync;
+const minimalHistory = new Set<number>([HistorySyncType.INITIAL_BOOTSTRAP, HistorySyncType.PUSH_NAME, HistorySyncType.NON_BLOCKING_DATA]);
+
+/** Baileys' shouldSyncHistoryMessage for a mode. */
+export function historySyncFilter(mode: HistorySyncMode): (message: { syncType?: number | null }) => boolean {
+  if (mode === 'full') return () => true;
+  if (mode === 'recent') return ({ syncType }) => syncType !== HistorySyncType.FULL;
+  return ({ syncType }) => syncType !== undefined && syncType !== null && minimalHistory.has(syncType);
+}
 
 export interface WhatsAppSocketOptions {
   /** WhatsApp's WebSocket endpoint; the simulator's URL in tests. Default: Baileys' own. */
@@ -23,7 +44,10 @@ export interface WhatsAppSocketOptions {
   /** How the linked device names itself on the phone. */
   browser: WABrowserDescription;
   emitOwnEvents: boolean;
+  /** Show the account as online while connected. WhatsApp then holds back notifications on the phone. Default true. */
   markOnlineOnConnect: boolean;
+  /** See HistorySyncMode. Default 'minimal'. */
+  syncHistory: HistorySyncMode;
   generateHighQualityLinkPreview: boolean;
   /** Each QR's lifetime; undefined = Baileys' 60 s for the first, 20 s after. */
   qrTimeoutMs: number | undefined;
@@ -41,6 +65,7 @@ export const defaultSocketOptions: Readonly<WhatsAppSocketOptions> = Object.free
   browser: ['WhatsApp Long Session', 'Chrome', '1.0.0'] as WABrowserDescription,
   emitOwnEvents: false,
   markOnlineOnConnect: true,
+  syncHistory: 'minimal' as HistorySyncMode,
   generateHighQualityLinkPreview: true,
   qrTimeoutMs: undefined,
   printQrInTerminal: false,
@@ -73,8 +98,8 @@ export function toBaileysConfig(options: WhatsAppSocketOptions): Partial<UserFac
     emitOwnEvents: options.emitOwnEvents,
     markOnlineOnConnect: options.markOnlineOnConnect,
     generateHighQualityLinkPreview: options.generateHighQualityLinkPreview,
-    // Long sessions do not replay old chats; new messages still arrive.
-    shouldSyncHistoryMessage: () => false,
+    // Long sessions do not replay old chats by default; new messages still arrive.
+    shouldSyncHistoryMessage: historySyncFilter(options.syncHistory),
     shouldIgnoreJid: () => false,
     ...(options.qrTimeoutMs === undefined ? {} : { qrTimeout: options.qrTimeoutMs }),
   };

@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
 import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
-import { removeDir, startTestService, tempSessionsDir } from '../support/service-harness.js';
+import { removeDir, startTestService, tempSessionsDir, testApiKey } from '../support/service-harness.js';
 
 let sim: WaSimulator;
 let dir: string;
@@ -66,7 +66,7 @@ it('ALLOWED_ORIGINS lets a named dashboard change state; other origins stay refu
   const api = await startTestService({ sim, sessionsDir: dir, env: { ALLOWED_ORIGINS: 'https://crm.example.com' } });
   stop = () => api.service.stop();
   const host = new URL(api.service.url).host;
-  const auth = { authorization: 'Bearer test-key-9f3a7c', 'content-type': 'application/json', host };
+  const auth = { authorization: `Bearer ${testApiKey}`, 'content-type': 'application/json', host };
   const allowed = await send(api.service.url, 'POST', '/sessions', { ...auth, origin: 'https://crm.example.com' }, JSON.stringify({ userId: 'bob' }));
   expect(allowed.status).toBe(201);
   const refused = await send(api.service.url, 'POST', '/sessions', { ...auth, origin: 'https://crm.example.com.evil.example' }, JSON.stringify({ userId: 'eve' }));

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { startSession } from '../support/session-harness.js';
 
 const hourMs = 3_600_000;
@@ -180,7 +180,12 @@ describe('operator events', () => {
   it('terminated is final: later events do nothing', () => {
     const s = startSession();
     s.actor.send({ type: 'STOP' });
+    // XState tells the console about an event sent to a finished actor; expected here, so kept out of the test output.
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     s.actor.send({ type: 'RECONNECT' });
+    const warnings = warn.mock.calls.map((args) => String(args[0]));
+    warn.mockRestore();
+    expect(warnings).toEqual([expect.stringContaining('was sent to stopped actor')]);
     expect(s.state).toBe('terminated');
     expect(s.actor.getSnapshot().status).toBe('done');
   });

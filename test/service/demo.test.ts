@@ -1,17 +1,18 @@
 /**
  * `npm run demo` keeps its promise: one paired session goes open, one new
- * session shows a QR, and Ctrl-C ends it cleanly. (Run from source here.)
+ * session shows a QR, its URLs and commands are printed, and Ctrl-C ends it cleanly, removing its temp folder. (Run from source here.)
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { expect, it } from 'vitest';
-import { removeDir, tempSessionsDir } from '../support/service-harness.js';
 import { waitUntil } from '../support/wait.js';
 
-it('starts the simulator and the service with one open and one QR-waiting session, and stops on SIGINT', async () => {
-  const sessionsDir = await tempSessionsDir();
+it('starts the simulator and the service with one open and one QR-waiting session, prints its URLs, stops on SIGINT and removes its temp folder', async () => {
+  const env: Record<string, string | undefined> = { ...process.env, PORT: '0', LOG_LEVEL: 'warn' };
+  delete env.SESSIONS_DIR;
   const demo = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts'], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', SESSIONS_DIR: sessionsDir },
+    env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const output: string[] = [];
@@ -31,10 +32,16 @@ it('starts the simulator and the service with one open and one QR-waiting sessio
     const now = await statuses();
     return now.paired?.startsWith('open') === true && now.new === 'connecting.awaitingQr';
   }, 15_000);
-  expect(output.join('\n')).toContain('/faults/close');
+  const printed = output.join('\n');
+  expect(printed).toContain('/faults/close');
+  expect(printed).toContain(`${api}/docs`);
+  expect(printed).toContain(`curl -f -o qr.png ${api}/sessions/demo/new/qr`);
+  expect(printed).toMatch(/control: http:\/\/127\.0\.0\.1:\d+/);
+  const sessionsDir = /sessions\/:\s+(\S+)\s+\(temporary/.exec(printed)?.[1];
+  expect(sessionsDir && existsSync(sessionsDir)).toBe(true);
 
   const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
   demo.kill('SIGINT');
   expect(await exited).toBe(0);
-  await removeDir(sessionsDir);
+  expect(existsSync(sessionsDir!)).toBe(false);
 }, 30_000);

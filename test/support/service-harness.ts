@@ -12,7 +12,7 @@ import { startService, type Service } from '../../src/service/service.js';
 import type { SessionView } from '../../src/service/session-view.js';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
 
-export const testApiKey = 'test-key-9f3a7c';
+export const testApiKey = 'test-key-9f3a7c-51d0e8';
 
 export class LogCapture extends Writable {
   readonly lines: string[] = [];
@@ -52,7 +52,7 @@ export async function startTestService(options: { sim: WaSimulator; sessionsDir:
     LEASE_RENEW_MS: '250',
     ...options.env,
   });
-  const started: Service = await startService(config, createLogger({ level: 'debug', destination: logs }));
+  const started: Service = await startService(config, createLogger({ level: 'debug', format: 'json', destination: logs }));
   // R4 across every test that runs the service: when it stops, its logs must hold
   // neither the API key nor any QR ref the simulator issued (plain or hex-dumped).
   const service: Service = {
