@@ -215,6 +215,8 @@ export class SessionManager extends EventEmitter {
     const managed = this.find(userId, sessionId);
     await this.stopActor(managed);
     this.sessions.delete(keyString(managed.key));
+    // Listeners (the inspector's fleet feed) learn of removals as they learn of transitions.
+    this.emit('removed', managed.key);
     await this.options.store.remove(managed.key);
   }
 
