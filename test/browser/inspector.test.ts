@@ -151,6 +151,19 @@ it('the restart button (after a confirmation) restarts the session', async () =>
   await page.close();
 });
 
+it('a removed session leaves the list, and the page says so if it was selected', async () => {
+  await app.create('brief');
+  const page = await open({ width: 1400, height: 900 }, '#brief%2Fdefault');
+  await expect.poll(() => page.locator('#state-open').getAttribute('class')).toContain('active');
+  const before = Number(await count(page, ''));
+  expect((await app.call('DELETE', '/sessions/brief/default')).status).toBe(204);
+  await expect.poll(() => count(page, '')).toBe(String(before - 1));
+  await expect.poll(() => page.locator('#chart-title').textContent()).toBe('brief/default (removed)');
+  expect(await page.locator('.row[data-key="brief/default"]').count()).toBe(0);
+  expect(await page.locator('#actions button[data-action="restart"]').isDisabled()).toBe(true);
+  await page.close();
+});
+
 it('stays usable with 200 sessions: attention first, filter, virtualised rows, keyboard (screenshots)', async () => {
   for (let i = 0; i < 8; i++) await app.create(`qr-${i}`);
   const have = ((await app.call('GET', '/sessions')).body as unknown[]).length;
@@ -173,6 +186,10 @@ it('stays usable with 200 sessions: attention first, filter, virtualised rows, k
   await page.keyboard.press('Enter');
   await expect.poll(() => page.locator('#chart-title').textContent()).toBe('qr-1/default');
   await expect.poll(() => page.locator('#state-connecting-awaitingQr').getAttribute('class')).toContain('active');
+  await page.locator('#actions button[data-action="qr"]').click();
+  await expect.poll(() => page.locator('#qr-image').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(320);
+  await page.screenshot({ path: `${artifacts}/inspector-qr.png` });
+  await page.locator('#qr-dialog button').click();
   await page.locator('#counts .count[data-filter=""]').click();
 
   await page.screenshot({ path: `${artifacts}/inspector-fleet-1400x900.png` });

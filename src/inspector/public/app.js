@@ -59,6 +59,7 @@ function onOnline() {
   app.online = true;
   $('connection').dataset.note = '';
   renderConnection();
+  renderActions();
   if (app.selected) followSession(app.selected);
 }
 
@@ -66,6 +67,7 @@ function onOffline(retryInMs) {
   app.online = false;
   app.sessionAbort?.abort();
   renderConnection(retryInMs);
+  renderActions();
 }
 
 function onUnauthorized() {
@@ -82,6 +84,7 @@ function onUnauthorized() {
 function onFleetEvent(type, data) {
   if (type === 'sessions') app.fleet.reset(data);
   if (type === 'changes') app.fleet.apply(data);
+  if (app.selected && !app.fleet.sessions.has(app.selected)) selectedGone();
   if (!app.selected) {
     const first = app.fleet.select({ search: '', filter: '' })[0];
     const wanted = decodeURIComponent(location.hash.slice(1));
@@ -147,6 +150,15 @@ function select(key) {
   if (app.online) followSession(key);
 }
 
+/** The selected session was removed: say so, keep its last picture, offer no actions. */
+function selectedGone() {
+  app.sessionAbort?.abort();
+  app.sessionAbort = null;
+  app.view = null;
+  $('chart-title').textContent = `${app.selected} (removed)`;
+  renderActions();
+}
+
 async function followSession(key) {
   app.sessionAbort?.abort();
   const controller = new AbortController();
@@ -171,10 +183,7 @@ async function followSession(key) {
     });
   } catch (error) {
     if (controller.signal.aborted) return;
-    if (error?.status === 404) {
-      $('chart-title').textContent = `${key} (removed)`;
-      return;
-    }
+    if (error?.status === 404) return selectedGone();
     if (error?.status === 401) return onUnauthorized();
   }
   // The stream ended while the fleet is still live (a restart of this session's feed): follow again.
