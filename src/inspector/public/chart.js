@@ -119,6 +119,10 @@ export class Chart {
    */
   show(status, detail, taken) {
     const top = status.split('.')[0];
+    // Until a person moves the chart, it follows the session to wherever it went.
+    const moved = this.status?.split('.')[0] !== top;
+    this.status = status;
+    if (moved && !this.userMoved) this.centreOn(status);
     for (const node of this.svg.querySelectorAll('.state')) {
       node.classList.toggle('active', isWithin(status, node.dataset.state));
     }
@@ -152,6 +156,7 @@ export class Chart {
 
   /** Centre the given top-level state at the current scale, without showing more empty margin than needed. */
   centreOn(path) {
+    this.userMoved = false;
     const node = this.graph.nodes.find((n) => n.id === path.split('.')[0]);
     if (!node) return;
     const { width, height } = this.size();
@@ -178,6 +183,7 @@ export class Chart {
 
   /** Zoom by `factor` keeping the chart point under (px, py) (panel pixels) where it is. */
   zoom(factor, px, py) {
+    this.userMoved = true;
     const { width, height } = this.size();
     const cx = px ?? width / 2;
     const cy = py ?? height / 2;
@@ -193,6 +199,7 @@ export class Chart {
   }
 
   fit() {
+    this.userMoved = true;
     const { width, height } = this.size();
     const scale = Math.min(width / this.graph.width, height / this.graph.height);
     this.view = { scale, x: (this.graph.width - width / scale) / 2, y: (this.graph.height - height / scale) / 2 };
@@ -209,6 +216,7 @@ export class Chart {
     });
     svg.addEventListener('pointermove', (event) => {
       if (!drag) return;
+      this.userMoved = true;
       this.view.x -= (event.clientX - drag.x) / this.view.scale;
       this.view.y -= (event.clientY - drag.y) / this.view.scale;
       drag = { x: event.clientX, y: event.clientY };
@@ -233,6 +241,7 @@ export class Chart {
       const step = 60 / this.view.scale;
       const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
       if (moves[event.key]) {
+        this.userMoved = true;
         this.view.x += moves[event.key][0];
         this.view.y += moves[event.key][1];
         this.apply();
@@ -242,6 +251,7 @@ export class Chart {
       else return;
       event.preventDefault();
     });
-    new ResizeObserver(() => this.apply()).observe(svg);
+    // A resized panel keeps the current state in the middle, unless a person has moved the chart.
+    new ResizeObserver(() => (this.status && !this.userMoved ? this.centreOn(this.status) : this.apply())).observe(svg);
   }
 }

@@ -124,7 +124,8 @@ export class FleetList {
       const badge = row.querySelector('.badge');
       badge.textContent = describe(s);
       badge.className = `badge ${s.state}`;
-      row.title = s.lastDisconnect ? `last disconnect: ${s.lastDisconnect.statusCode ?? 'no code'} ${s.lastDisconnect.message ?? ''}` : '';
+      const last = s.lastDisconnect ? ` · last disconnect ${s.lastDisconnect.statusCode ?? 'no code'} ${s.lastDisconnect.message ?? ''}` : '';
+      row.title = `${key}: ${describe(s)}${last}`;
     }
     for (const [key, row] of this.pool) {
       if (wanted.has(key) || row === document.activeElement) continue;
