@@ -161,6 +161,14 @@ it('a removed session leaves the list, and the page says so if it was selected',
   await expect.poll(() => page.locator('#chart-title').textContent()).toBe('brief/default (removed)');
   expect(await page.locator('.row[data-key="brief/default"]').count()).toBe(0);
   expect(await page.locator('#actions button[data-action="restart"]').isDisabled()).toBe(true);
+
+  // Its history went with it: the same id created again starts with an empty log.
+  await app.create('brief');
+  await search(page, 'brief');
+  await page.locator('.row[data-key="brief/default"]').click();
+  await expect.poll(() => page.locator('#chart-title').textContent()).toBe('brief/default');
+  await expect.poll(() => page.locator('#log .pick').allTextContents()).toHaveLength(2); // started, logged in
+  expect((await page.locator('#log').textContent())!.match(/started/g)).toHaveLength(1);
   await page.close();
 });
 
@@ -190,6 +198,13 @@ it('stays usable with 200 sessions: attention first, filter, virtualised rows, k
   await expect.poll(() => page.locator('#qr-image').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(320);
   await page.screenshot({ path: `${artifacts}/inspector-qr.png` });
   await page.locator('#qr-dialog button').click();
+  // A refreshed QR changes nothing a person needs: a tick, hidden until "show timers" is ticked.
+  app.inject('qr-1/default', { type: 'CONNECTION.QR', qr: '2@refreshed-ref,key,key' });
+  await page.waitForTimeout(300);
+  expect(await page.locator('#log li.tick').count()).toBe(0);
+  await page.locator('#show-ticks').check();
+  await expect.poll(() => page.locator('#log li.tick').textContent()).toContain('QR shown');
+  expect(await page.locator('#log li.tick').textContent()).toContain('in connecting.awaitingQr');
   await page.locator('#counts .count[data-filter=""]').click();
 
   await page.screenshot({ path: `${artifacts}/inspector-fleet-1400x900.png` });
