@@ -130,6 +130,7 @@ it('a click on a log entry shows the chart and context as they were then', async
   expect(await page.locator('#past-banner').isVisible()).toBe(true);
   // The QR never reaches the page, even redacted context is only a placeholder.
   expect(await page.locator('#raw-context').textContent()).toContain('"attempt": 0');
+  await page.screenshot({ path: `${artifacts}/inspector-time-travel.png` });
 
   await page.locator('#back-to-live').click();
   await expect.poll(() => page.locator('#state-backingOff').getAttribute('class')).toContain('active');
@@ -198,6 +199,13 @@ it('stays usable with 200 sessions: attention first, filter, virtualised rows, k
   await expect.poll(() => page.locator('#qr-image').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(320);
   await page.screenshot({ path: `${artifacts}/inspector-qr.png` });
   await page.locator('#qr-dialog button').click();
+  // A pairing code is asked through the API with the same key; the answer (here: this scripted
+  // connection has no socket to ask) is shown in the dialog.
+  await page.locator('#actions button[data-action="pairing"]').click();
+  await page.locator('#pairing-phone').fill('15550001111');
+  await page.locator('#pairing-form button[type="submit"]').click();
+  await expect.poll(() => page.locator('#pairing-result').textContent()).toContain('not waiting to be linked');
+  await page.locator('#pairing-close').click();
   // A refreshed QR changes nothing a person needs: a tick, hidden until "show timers" is ticked.
   app.inject('qr-1/default', { type: 'CONNECTION.QR', qr: '2@refreshed-ref,key,key' });
   await page.waitForTimeout(300);
