@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // One Chromium at a time: the machine is shared.
+    fileParallelism: false,
   },
 });

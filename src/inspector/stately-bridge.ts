@@ -92,11 +92,24 @@ function withoutQr<T>(value: T): T {
   return { ...value, qr: (value as { qr: unknown }).qr ? '[redacted]' : null };
 }
 
+/**
+ * A session actor is listed under its session's name, `userId/sessionId`,
+ * instead of XState's `x:0`: the library names an actor by its id, which for a
+ * root actor is its system session id. Its context carries the ids.
+ */
+function namedAfterSession(event: StatelyInspectionEvent): StatelyInspectionEvent {
+  if (event.type !== '@xstate.actor') return event;
+  const context = (event.snapshot as { context?: { userId?: unknown; sessionId?: unknown } } | undefined)?.context;
+  if (typeof context?.userId !== 'string' || typeof context.sessionId !== 'string') return event;
+  return { ...event, name: `${context.userId}/${context.sessionId}` };
+}
+
 export function createStatelyBridge(options: StatelyBridgeOptions): StatelyBridge {
   const adapter = new BoundedWebSocketAdapter({ maxBufferedEvents: 200, maxConnectAttempts: 5, retryDelayMs: 5_000, ...options });
   const inspector = createInspector(adapter, {
     sanitizeContext: (context) => withoutQr(context),
     sanitizeEvent: (event) => withoutQr(event),
+    serialize: namedAfterSession,
   });
   adapter.start();
   return {

@@ -35,6 +35,10 @@ it('with INSPECT_WS_URL set, a Stately receiver sees every session actor, withou
   await expect.poll(() => messages.some((m) => m.includes('"@xstate.snapshot"') && m.includes('awaitingQr')), { timeout: 5_000 }).toBe(true);
   expect(messages.some((m) => m.includes('"@xstate.event"') && m.includes('CONNECTION.QR'))).toBe(true);
   for (const message of messages) expect(message).not.toContain(qr.split('#')[1]!.split(',')[0]);
+  // The session actor is listed under its session's name, not XState's `x:0`.
+  const actorNames = messages.map((m) => JSON.parse(m) as { type: string; name?: string }).filter((m) => m.type === '@xstate.actor').map((m) => m.name);
+  expect(actorNames).toContain('zoe/default');
+  expect(actorNames.filter((name) => name?.startsWith('x:'))).toEqual([]);
 
   await app.service.stop();
   receiver.close();

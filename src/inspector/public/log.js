@@ -1,0 +1,96 @@
+// The session log: transitions and what caused them, newest first; timer
+// ticks only when asked. A click on an entry shows the session as it was.
+
+/** Entries kept in the page per session. */
+export const maxEntries = 400;
+
+const timeFormat = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  fractionalSecondDigits: 3,
+  hour12: false,
+  timeZoneName: 'short',
+});
+const dateFormat = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: '2-digit', day: '2-digit' });
+
+/** "14:03:05.120 UTC" (the browser's zone, named). */
+export function formatTime(iso) {
+  return timeFormat.format(new Date(iso));
+}
+
+export function formatDateTime(iso) {
+  return `${dateFormat.format(new Date(iso))} ${formatTime(iso)}`;
+}
+
+export class SessionLog {
+  constructor(list, { onPick }) {
+    Object.assign(this, { list, onPick });
+    this.entries = [];
+    this.showTicks = false;
+    this.picked = null;
+  }
+
+  reset(entries) {
+    this.entries = entries.slice(-maxEntries);
+    this.picked = null;
+    this.render();
+  }
+
+  add(entry) {
+    this.entries.push(entry);
+    if (this.entries.length > maxEntries) this.entries.splice(0, this.entries.length - maxEntries);
+    if (entry.kind === 'tick' && !this.showTicks) return;
+    this.list.prepend(this.item(entry));
+    while (this.list.children.length > maxEntries) this.list.lastChild.remove();
+  }
+
+  setShowTicks(show) {
+    this.showTicks = show;
+    this.render();
+  }
+
+  /** The newest transition (for the live chart's highlight and context). */
+  lastTransition() {
+    for (let i = this.entries.length - 1; i >= 0; i--) if (this.entries[i].kind === 'transition') return this.entries[i];
+    return null;
+  }
+
+  setPicked(seq) {
+    this.picked = seq;
+    for (const li of this.list.children) li.setAttribute('aria-current', String(Number(li.dataset.seq) === seq));
+  }
+
+  render() {
+    const shown = this.entries.filter((e) => this.showTicks || e.kind === 'transition');
+    this.list.replaceChildren(...shown.reverse().map((e) => this.item(e)));
+  }
+
+  item(entry) {
+    const li = document.createElement('li');
+    li.className = entry.kind;
+    li.dataset.seq = String(entry.seq);
+    li.setAttribute('aria-current', String(entry.seq === this.picked));
+    const time = document.createElement('time');
+    time.dateTime = entry.at;
+    time.textContent = formatTime(entry.at);
+    time.title = formatDateTime(entry.at);
+    const what = document.createElement('span');
+    what.className = 'what';
+    what.textContent = entry.label;
+    what.title = entry.event;
+    const where = document.createElement('span');
+    where.className = 'where';
+    where.textContent = entry.kind === 'tick' ? `in ${entry.to}` : entry.from && entry.from !== entry.to ? `${entry.from} → ${entry.to}` : entry.to;
+    if (entry.kind === 'transition') {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'pick';
+      button.title = 'Show the session as it was after this';
+      button.append(time, what, where);
+      button.addEventListener('click', () => this.onPick(entry));
+      li.append(button);
+    } else li.append(time, what, where);
+    return li;
+  }
+}
