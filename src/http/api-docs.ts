@@ -13,7 +13,11 @@ export const errorSchema = {
   type: 'object',
   description: 'Every error: a code of our own and a message naming the problem (the field, for bad input).',
   required: ['error', 'message'],
-  properties: { error: { type: 'string', example: 'invalid_request' }, message: { type: 'string', example: 'body.userId: required' } },
+  properties: {
+    error: { type: 'string', example: 'invalid_request' },
+    message: { type: 'string', example: 'body.userId: required' },
+    owner: { type: 'string', description: 'With owned_elsewhere (409): the process (holder id) that owns the session' },
+  },
 } as const;
 
 export const sessionViewSchema = {
@@ -41,6 +45,7 @@ export const sessionViewSchema = {
     }),
     terminatedReason: nullable({ type: 'string' }),
     me: nullable({ type: 'object', properties: { id: { type: 'string' } } }),
+    owner: nullable({ type: 'string', description: 'The process (holder id) that owns the session; null when nobody does' }),
   },
 } as const;
 
@@ -51,11 +56,11 @@ function errors(...codes: number[]): Responses {
     400: 'Bad input (the field is named)',
     401: 'API key missing or wrong',
     404: 'No such session, or nothing pending',
-    409: 'Conflicts with the session’s state',
+    409: 'Conflicts with the session’s state, or another process owns it (owned_elsewhere, with owner)',
     413: 'Body too large',
     415: 'Body of a type other than JSON',
     429: 'Too many failed authentications from this address',
-    503: 'Too many connections or event streams',
+    503: 'Too many connections or event streams, or the service is shutting down',
   };
   return Object.fromEntries(codes.map((code) => [code, { ...errorSchema, description: descriptions[code] }]));
 }
@@ -156,17 +161,23 @@ export const routeDocs: Record<string, RouteDoc> = {
     security: [],
     response: { 200: text('text/html', 'The page') },
   },
-  'GET /inspector/app.js': {
-    summary: 'The inspector page’s script',
+  ...Object.fromEntries(
+    (
+      [
+        ['app.js', 'text/javascript', 'The inspector page’s script'],
+        ['chart.js', 'text/javascript', 'The inspector’s statechart drawing'],
+        ['fleet.js', 'text/javascript', 'The inspector’s fleet list'],
+        ['log.js', 'text/javascript', 'The inspector’s event log'],
+        ['feed.js', 'text/javascript', 'The inspector’s live feeds'],
+        ['app.css', 'text/css', 'The inspector page’s styles'],
+        ['favicon.svg', 'image/svg+xml', 'The inspector’s icon'],
+      ] as const
+    ).map(([file, type, summary]) => [`GET /inspector/${file}`, { summary, tags: ['inspector'], security: [], response: { 200: text(type, summary) } }]),
+  ),
+  'GET /inspector/fleet': {
+    summary: 'Server-sent events: every session once, then batched additions, state changes and removals',
     tags: ['inspector'],
-    security: [],
-    response: { 200: text('text/javascript', 'Script') },
-  },
-  'GET /inspector/app.css': {
-    summary: 'The inspector page’s styles',
-    tags: ['inspector'],
-    security: [],
-    response: { 200: text('text/css', 'Styles') },
+    response: { 200: text('text/event-stream', 'An endless event stream'), ...errors(...guarded) },
   },
   'GET /inspector/graph': {
     summary: 'The session statechart, laid out for drawing',

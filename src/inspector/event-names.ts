@@ -28,7 +28,10 @@ const delayMeanings: Record<string, { words: string; ms: (context: NamingContext
 
 const fixedNames: Record<string, string> = {
   'xstate.init': 'started',
+  'CONNECTION.ADMITTED': 'admitted to connect',
+  'CONNECTION.REACHED': 'WhatsApp answered',
   'CONNECTION.OPEN': 'logged in',
+  WAKE: 'woken: WhatsApp is back',
   'CONNECTION.QR': 'QR shown',
   'PING.FAILED': 'probe failed',
   'PING.RESTORED': 'probe answered',

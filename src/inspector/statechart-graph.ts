@@ -149,7 +149,17 @@ function collectTransitions(machine: AnyStateMachine): { raw: RawTransition[]; l
     for (const [event, transitions] of ownTransitions(node)) {
       if (folded.has(`${pathOf(node)}|${event}`)) continue;
       for (const transition of transitions) {
-        for (const target of transition.target ?? []) raw.push({ from: pathOf(node), to: pathOf(target), event, guard: guardName(transition.guard) });
+        for (const target of transition.target ?? []) {
+          const from = pathOf(node);
+          const to = pathOf(target);
+          // A parent's transition into one of its own children applies in each of its other children: drawn from each.
+          const sources = to.startsWith(`${from}.`)
+            ? Object.values(node.states)
+                .map(pathOf)
+                .filter((child) => !isWithin(to, child))
+            : [from];
+          for (const source of sources) raw.push({ from: source, to, event, guard: guardName(transition.guard) });
+        }
       }
     }
     for (const child of Object.values(node.states)) walk(child);

@@ -37,18 +37,20 @@ it('keeps the last disconnect through a day of keep-alive ticks, and names what 
   expect(ticks.every((e) => e.from === e.to)).toBe(true);
   expect(ticks.map((e) => e.label)).toContain('keep-alive timer');
   expect(transitions.map((e) => `${e.label}: ${e.from ?? ''} → ${e.to}`)).toEqual([
-    'started:  → connecting.handshaking',
+    'started:  → connecting.queued',
+    'admitted to connect: connecting.queued → connecting.handshaking',
     'logged in: connecting.handshaking → open.settling',
     'connection closed 428 (Connection Terminated): open.settling → backingOff',
-    'after 3 s backoff: backingOff → connecting.handshaking',
+    'after 3 s backoff: backingOff → connecting.queued',
+    'admitted to connect: connecting.queued → connecting.handshaking',
     'logged in: connecting.handshaking → open.settling',
     'after 60 s stable: open.settling → open.stable',
   ]);
   // Each transition carries the context as it was right after it.
-  const closed = transitions[2]!;
+  const closed = transitions[3]!;
   expect(closed).toMatchObject({ statusCode: 428, message: 'Connection Terminated', event: 'CONNECTION.CLOSED' });
   expect(closed.context).toMatchObject({ attempt: 1, lastDisconnect: { statusCode: 428 } });
-  expect(transitions[5]!.context).toMatchObject({ attempt: 0 });
+  expect(transitions[7]!.context).toMatchObject({ attempt: 0 });
   // Entries come out in the order they happened, stamped in UTC.
   expect(entries.map((e) => e.seq)).toEqual([...entries.map((e) => e.seq)].sort((a, b) => a - b));
   expect(entries[0]!.at).toMatch(/Z$/);

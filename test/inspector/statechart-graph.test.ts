@@ -19,10 +19,11 @@ it('draws substates inside their state, with the moves between them and the init
     expect(sub.x - sub.width / 2).toBeGreaterThan(parent.x - parent.width / 2);
     expect(sub.y + sub.height / 2).toBeLessThan(parent.y + parent.height / 2);
   }
+  expect(edgesFrom('connecting.queued').map((e) => [e.to, e.lines])).toContainEqual(['connecting.handshaking', ['CONNECTION.ADMITTED']]);
   expect(edgesFrom('connecting.handshaking').map((e) => [e.to, e.lines])).toContainEqual(['connecting.awaitingQr', ['CONNECTION.QR']]);
   expect(edgesFrom('open.settling').map((e) => [e.to, e.lines])).toContainEqual(['open.stable', ['after stable']]);
   const initials = graph.edges.filter((e) => e.kind === 'initial').map((e) => e.to);
-  expect(initials.sort()).toEqual(['connecting', 'connecting.handshaking', 'degraded.probing', 'open.settling']);
+  expect(initials.sort()).toEqual(['connecting', 'connecting.queued', 'degraded.probing', 'open.settling']);
   expect(node('degraded.probing')!.selfLoops).toEqual(['↻ after re-probe']);
 });
 
@@ -30,7 +31,7 @@ it('draws what each state really hears: backingOff ignores a close, terminated h
   expect(edgesFrom('terminated')).toEqual([]);
   expect(edgesFrom('backingOff').flatMap((e) => e.events)).not.toContain('CONNECTION.CLOSED');
   expect(edgesFrom('backingOff').map((e) => [e.to, e.lines])).toEqual([
-    ['connecting', ['RECONNECT', 'after backoff']],
+    ['connecting', ['RECONNECT', 'WAKE', 'after backoff']],
     ['terminated', ['at once [attemptsExhausted]']],
   ]);
   // The machine's own transitions are listed with the states they apply in.
