@@ -14,7 +14,7 @@ import { createLogger } from './logging/logger.js';
 import { startService } from './service/service.js';
 import { startControlServer } from './sim/control-server.js';
 import { WaSimulator } from './sim/wa-simulator.js';
-import { openFileAuthState } from './store/file-auth-state.js';
+import { openFileAuthState } from './store/files/file-auth-state.js';
 
 const sim = await new WaSimulator().start();
 const control = await startControlServer(sim);

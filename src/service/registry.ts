@@ -118,7 +118,7 @@ export class SessionRegistry extends EventEmitter {
     this.owners.set(keyString(key), owner);
     let made: boolean;
     try {
-      made = await this.options.store.createFolder(key);
+      made = await this.options.store.create(key);
     } catch (error) {
       this.owners.delete(keyString(key));
       throw error;

@@ -16,7 +16,7 @@ import { inspectorOpenPaths, registerInspector } from '../inspector/inspector-pl
 import { createStatelyBridge } from '../inspector/stately-bridge.js';
 import type { Logger } from '../logging/logger.js';
 import { FileOwnership } from '../store/files/file-ownership.js';
-import { SessionStore } from '../store/session-store.js';
+import { FileSessionStore } from '../store/files/file-session-store.js';
 import { createConnectionLogic, defaultStaleLinkAfterMs } from '../whatsapp/connection.actor.js';
 import { resolveSocketOptions } from '../whatsapp/socket-options.js';
 import { Placement } from './placement.js';
@@ -53,7 +53,7 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
   const hub = new InspectionHub();
   const stately = config.inspectWsUrl ? createStatelyBridge({ url: config.inspectWsUrl, logger }) : null;
   const ownership = new FileOwnership(config.sessionsDir, { ttlMs: config.leaseTtlMs });
-  const store = new SessionStore(config.sessionsDir, ownership);
+  const store = new FileSessionStore(config.sessionsDir, ownership);
   const socketOptions = resolveSocketOptions({
     waWebSocketUrl: config.waWebSocketUrl,
     keepAliveIntervalMs: config.waKeepAliveIntervalMs,
@@ -128,7 +128,7 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
       const url = await step(() => api!.listen({ port: config.port, host: config.host }));
       extra.onListening?.(url);
       placement.start();
-      void restored.then((count) => logger.info({ restored: count, sessionsDir: store.root, holder: ownership.holder }, `${count} session(s) restored`));
+      void restored.then((count) => logger.info({ restored: count, store: store.location, holder: ownership.holder }, `${count} session(s) restored`));
       return { registry, api: api!, url, restored, stop };
     })();
     return starting;

@@ -16,10 +16,9 @@ import { createActor, type Actor, type InspectionEvent, type SnapshotFrom } from
 import type { SessionMachine } from '../../machines/session.machine.js';
 import type { SessionPolicy } from '../../machines/session.policy.js';
 import type { Logger } from '../logging/logger.js';
-import type { FileAuthState } from '../store/file-auth-state.js';
 import { LeaseLostError, type Lease, type Ownership } from '../store/ownership.js';
 import { keyString, type SessionKey } from '../store/session-key.js';
-import type { SessionMeta, SessionStore } from '../store/session-store.js';
+import type { SessionAuthState, SessionMeta, SessionStore } from '../store/session-store.js';
 import { SessionError } from './session-error.js';
 import { SessionFacts, type FleetCounters } from './session-facts.js';
 import { toSessionView, type SessionView } from './session-view.js';
@@ -50,7 +49,7 @@ export type RestoreOutcome = 'started' | 'idle' | 'elsewhere' | 'gone';
 export class SessionOwner {
   readonly facts: SessionFacts;
   /** The open credentials of the running actor (read by the connection actor). */
-  auth: FileAuthState | null = null;
+  auth: SessionAuthState | null = null;
   /** The live Baileys socket, for pairing codes. */
   socket: WASocket | null = null;
 

@@ -8,19 +8,20 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/logger.js';
 import { SessionRegistry } from '../../src/service/registry.js';
-import type { FileAuthState } from '../../src/store/file-auth-state.js';
+import type { SessionAuthState } from '../../src/store/session-store.js';
 import { FileOwnership, holdersFolderName } from '../../src/store/files/file-ownership.js';
 import type { Lease } from '../../src/store/ownership.js';
-import { SessionStore, type SessionMeta } from '../../src/store/session-store.js';
+import { FileSessionStore } from '../../src/store/files/file-session-store.js';
+import type { SessionMeta } from '../../src/store/session-store.js';
 import { createAutoConnection } from '../support/auto-connection.js';
 import { LogCapture, removeDir, tempSessionsDir } from '../support/service-harness.js';
 import { waitUntil } from '../support/wait.js';
 
 /** A store whose wipes or metadata writes fail on demand, as a full or read-only disk would. */
-class FailingStore extends SessionStore {
+class FailingStore extends FileSessionStore {
   failWipes = false;
   failMetaWrites = false;
-  override async openAuthState(lease: Lease, onRefused?: (error: unknown) => void): Promise<FileAuthState> {
+  override async openAuthState(lease: Lease, onRefused?: (error: unknown) => void): Promise<SessionAuthState> {
     const auth = await super.openAuthState(lease, onRefused);
     return {
       ...auth,

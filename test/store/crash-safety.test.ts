@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BufferJSON } from '@whiskeysockets/baileys';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openFileAuthState } from '../../src/store/file-auth-state.js';
+import { openFileAuthState } from '../../src/store/files/file-auth-state.js';
 import { removeDir, tempSessionsDir } from '../support/service-harness.js';
 
 const trials = Number(process.env.CRASH_TRIALS ?? 50);

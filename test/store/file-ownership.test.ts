@@ -5,10 +5,10 @@
 import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { tempFileTag } from '../../src/store/atomic-file.js';
+import { tempFileTag } from '../../src/store/files/atomic-file.js';
 import { FileOwnership, holdersFolderName } from '../../src/store/files/file-ownership.js';
 import { LeaseLostError, type Lease } from '../../src/store/ownership.js';
-import { SessionStore } from '../../src/store/session-store.js';
+import { FileSessionStore } from '../../src/store/files/file-session-store.js';
 import { removeDir, tempSessionsDir } from '../support/service-harness.js';
 
 const key = { userId: 'ana', sessionId: 'main' };
@@ -106,7 +106,7 @@ it('a lease is never seen half-written, and a session without a folder is gone',
 it('after losing its lease a process writes no credential and no metadata', async () => {
   const a = await holder('a');
   const b = await holder('b');
-  const storeA = new SessionStore(dir, a);
+  const storeA = new FileSessionStore(dir, a);
   const lease = leaseOf(await a.acquire(key));
   const refused: unknown[] = [];
   const auth = await storeA.openAuthState(lease, (error) => refused.push(error));
@@ -128,7 +128,7 @@ it('after losing its lease a process writes no credential and no metadata', asyn
 
 it('opening credentials keeps this process\'s writes in flight and sweeps only a dead writer\'s temp files', async () => {
   const a = await holder('a');
-  const store = new SessionStore(dir, a);
+  const store = new FileSessionStore(dir, a);
   const folder = join(dir, key.userId, key.sessionId);
   const ours = `.pre-key-9.json.${tempFileTag}.0002.tmp`;
   await writeFile(join(folder, '.creds.json.deadbeef.0001.tmp'), 'half');

@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { link, mkdir, open, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { syncFolder } from '../atomic-file.js';
+import { syncFolder } from './atomic-file.js';
 import { LeaseLostError, type AcquireResult, type Lease, type Ownership } from '../ownership.js';
 import { checkedSessionKey, type SessionKey } from '../session-key.js';
 

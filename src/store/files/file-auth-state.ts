@@ -8,7 +8,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { BufferJSON, initAuthCreds, proto, type AuthenticationCreds, type SignalDataTypeMap } from '@whiskeysockets/baileys';
-import type { AuthStateHandle } from '../whatsapp/connection.actor.js';
+import type { SessionAuthState } from '../session-store.js';
 import { drain, readFileIfExists, removeFile, tempFileTag, writeFileAtomic } from './atomic-file.js';
 
 export const credsFileName = 'creds.json';
@@ -18,14 +18,8 @@ export function keyFileName(type: string, id: string): string {
   return `${type}-${id}.json`.replace(/\//g, '__').replace(/:/g, '-');
 }
 
-export interface FileAuthState extends AuthStateHandle {
-  /** Whether creds.json existed when opened (false: fresh credentials were made). */
-  readonly existed: boolean;
-  /** Stop writing, wait for queued writes, delete creds and keys. The folder stays. */
-  wipe(): Promise<void>;
-  /** Wait for every queued write. */
-  flush(): Promise<void>;
-}
+/** The store contract's auth state; `existed` says whether creds.json was there. */
+export type FileAuthState = SessionAuthState;
 
 export class CorruptCredentialsError extends Error {
   readonly code = 'ERR_CORRUPT_CREDENTIALS';
