@@ -17,6 +17,7 @@ import type { Ownership } from '../store/ownership.js';
 import { keyString } from '../store/session-key.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { SessionRegistry } from './registry.js';
+import { preferredHolder } from './rendezvous.js';
 
 /** Default renew interval: a fifth of the default 10 s TTL, so a live holder misses several renews before it looks dead. */
 export const defaultRenewIntervalMs = 2_000;
@@ -28,7 +29,18 @@ export interface PlacementOptions {
   logger: Logger;
   /** Default defaultRenewIntervalMs; must be well under the ownership's TTL. */
   renewIntervalMs?: number;
+  /**
+   * Spread free sessions over the live holders (rendezvous hashing) instead of taking
+   * every free one: a node takes a free session when it ranks first for it, or when the
+   * session stayed free for graceTicks ticks. Default false (one process per folder).
+   */
+  spread?: boolean;
+  /** With spread: how many sessions per tick to hand to a live holder that ranks higher (a node that joined). Default 0. */
+  rebalancePerTick?: number;
 }
+
+/** With spread, ticks a free session waits for its preferred holder before any live holder takes it. */
+export const graceTicks = 2;
 
 export class Placement {
   private timer: NodeJS.Timeout | null = null;
@@ -36,6 +48,8 @@ export class Placement {
   private readonly renewIntervalMs: number;
   /** Monotonic time of the last successful renew. */
   private renewedAt = performance.now();
+  /** With spread: consecutive ticks each free session has been seen free. */
+  private readonly freeTicks = new Map<string, number>();
 
   constructor(private readonly options: PlacementOptions) {
     this.renewIntervalMs = options.renewIntervalMs ?? defaultRenewIntervalMs;
@@ -52,13 +66,17 @@ export class Placement {
     }, this.renewIntervalMs);
   }
 
-  /** Synchronously stops every socket whose lease may have expired while this process was silent. */
+  /**
+   * Synchronously stops every socket whose lease may expire before the next renew can
+   * prove it: silent for TTL minus one renew interval, so the socket is gone before
+   * another holder may take the session.
+   */
   private fenceIfSilent(): void {
     const silentMs = performance.now() - this.renewedAt;
-    if (silentMs <= this.options.ownership.ttlMs / 2) return;
+    if (silentMs <= this.options.ownership.ttlMs - this.renewIntervalMs) return;
     const held = this.options.registry.all().filter((owner) => owner.heldLease);
     if (held.length === 0) return;
-    this.options.logger.warn({ silentMs: Math.round(silentMs), sessions: held.length }, 'Ownership not renewed for half a lease TTL: stopping every socket until the leases are proven again');
+    this.options.logger.warn({ silentMs: Math.round(silentMs), sessions: held.length }, 'Ownership not renewed in time: stopping every socket until the leases are proven again');
     for (const owner of held) owner.leaseLost(null);
   }
 
@@ -86,15 +104,44 @@ export class Placement {
     for (const lease of lost) registry.owner(lease.key)?.leaseLost(await ownership.liveOwner(lease.key));
     if (registry.isClosing) return;
 
+    const spread = this.options.spread ?? false;
+    const me = ownership.holder;
+    const holders = spread ? (await ownership.liveHolders()).map((h) => h.holder) : [];
     const onDisk = await store.list();
     const known = new Set(registry.all().map((owner) => keyString(owner.key)));
-    for (const key of onDisk) if (!known.has(keyString(key))) void registry.adopt(key);
+    for (const key of onDisk) if (!known.has(keyString(key))) void registry.adopt(key, { take: !spread });
     for (const owner of registry.all()) {
       if (owner.heldLease || registry.isClosing) continue;
+      const id = keyString(owner.key);
       const live = await ownership.liveOwner(owner.key);
-      // Free, its owner dead, or still named ours after this process fenced itself: take it (back).
-      if (live === null || live === ownership.holder) void owner.restore().catch(() => undefined);
-      else owner.seenElsewhere(live);
+      if (live !== null && live !== me) {
+        this.freeTicks.delete(id);
+        owner.seenElsewhere(live);
+        continue;
+      }
+      // Free, its owner dead, or still named ours after this process fenced itself.
+      const waited = (this.freeTicks.get(id) ?? 0) + 1;
+      this.freeTicks.set(id, waited);
+      if (!spread || live === me || preferredHolder(holders, owner.key) === me || waited > graceTicks) {
+        this.freeTicks.delete(id);
+        void owner.restore().catch(() => undefined);
+      }
+    }
+    if (spread) this.rebalance(holders);
+  }
+
+  /** Hands a few sessions per tick to the live holder that ranks first for them (a node that joined). */
+  private rebalance(holders: string[]): void {
+    let budget = this.options.rebalancePerTick ?? 0;
+    const me = this.options.ownership.holder;
+    for (const owner of this.options.registry.all()) {
+      if (budget <= 0 || this.options.registry.isClosing) return;
+      if (!owner.heldLease) continue;
+      const preferred = preferredHolder(holders, owner.key);
+      if (preferred === null || preferred === me) continue;
+      budget -= 1;
+      this.options.logger.info({ ...owner.key, to: preferred }, 'Handing the session over to the node it belongs to');
+      void owner.handOver().catch(() => undefined);
     }
   }
 }

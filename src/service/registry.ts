@@ -87,22 +87,24 @@ export class SessionRegistry extends EventEmitter {
    * Resolves once all are registered (serve the API after this); `restored`
    * settles when every restore has run.
    */
-  async load(): Promise<{ restored: Promise<number> }> {
+  async load(options: { take?: boolean } = {}): Promise<{ restored: Promise<number> }> {
     const keys = await this.options.store.list();
-    const restores = keys.filter(() => !this.closing.signal.aborted).map((key) => this.adopt(key));
+    const restores = keys.filter(() => !this.closing.signal.aborted).map((key) => this.adopt(key, options));
     return { restored: Promise.all(restores).then((outcomes) => outcomes.filter((o) => o === 'started').length) };
   }
 
   /**
-   * A session folder this process has not seen yet (at boot, or made by another
-   * process): register it and try to take it.
+   * A session this process has not seen yet (at boot, or made by another process):
+   * register it and, unless `take` is false (placement decides), try to take it.
    */
-  adopt(key: SessionKey): Promise<RestoreOutcome> {
+  adopt(key: SessionKey, options: { take?: boolean } = {}): Promise<RestoreOutcome> {
+    const take = options.take ?? true;
     const existing = this.owners.get(keyString(key));
-    if (existing) return existing.restore();
+    if (existing) return take ? existing.restore() : Promise.resolve('idle');
     const owner = new SessionOwner(key, this.env);
     this.owners.set(keyString(key), owner);
     this.emit('added', key);
+    if (!take) return Promise.resolve('idle');
     return owner.restore().catch((error: unknown) => {
       this.options.logger.warn({ ...key, err: error instanceof Error ? error.message : String(error) }, 'Session not restored');
       return 'idle' as const;

@@ -178,6 +178,11 @@ export class SessionOwner {
 
   /** Stops the actor without logging out (shouldRun kept), flushes, and gives the lease up. */
   shutdown(): Promise<void> {
+    return this.handOver();
+  }
+
+  /** Lets another node run the session: a clean stop (shouldRun kept), flushed writes, the lease released. */
+  handOver(): Promise<void> {
     return this.enqueue(async () => {
       await this.stopActor();
       const lease = this.lease;

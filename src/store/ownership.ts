@@ -26,6 +26,12 @@ export type AcquireResult =
   /** The session no longer exists (deleted, by this process or another). */
   | { readonly acquired: false; readonly gone: true };
 
+/** A holder that is alive now, and where its API can be reached (null when it does not say). */
+export interface LiveHolder {
+  readonly holder: string;
+  readonly url: string | null;
+}
+
 export class LeaseLostError extends Error {
   readonly code = 'ERR_LEASE_LOST';
   constructor(readonly lease: Lease) {
@@ -51,6 +57,8 @@ export interface Ownership {
   release(lease: Lease): Promise<void>;
   /** The live holder of the session, or null when nobody (alive) has it. */
   liveOwner(key: SessionKey): Promise<string | null>;
+  /** Every holder alive now, this one included (placement spreads sessions over them). */
+  liveHolders(): Promise<LiveHolder[]>;
   /** This holder is gone: whatever it still holds may be taken at once. */
   stop(): Promise<void>;
 }

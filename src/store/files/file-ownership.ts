@@ -24,7 +24,7 @@ import { hostname } from 'node:os';
 import { link, mkdir, open, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { syncFolder } from './atomic-file.js';
-import { LeaseLostError, type AcquireResult, type Lease, type Ownership } from '../ownership.js';
+import { LeaseLostError, type AcquireResult, type Lease, type LiveHolder, type Ownership } from '../ownership.js';
 import { checkedSessionKey, type SessionKey } from '../session-key.js';
 
 export const holdersFolderName = '.holders';
@@ -134,6 +134,13 @@ export class FileOwnership implements Ownership {
     if (!current || current === 'gone' || !current.holder) return null;
     if (current.holder === this.holder) return this.holder;
     return (await this.isAlive(current.holder)) ? current.holder : null;
+  }
+
+  /** Holders whose heartbeat is fresh. On one machine nobody forwards requests, so no URL is given. */
+  async liveHolders(): Promise<LiveHolder[]> {
+    const names = await readdir(this.holders).catch(() => [] as string[]);
+    const alive = await Promise.all(names.map(async (name) => ((await this.isAlive(name)) ? name : null)));
+    return alive.filter((name): name is string => name !== null).map((holder) => ({ holder, url: null }));
   }
 
   /** The highest epoch's lease; null when the session never had one; 'gone' when the folder does not exist. */
