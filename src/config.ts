@@ -26,10 +26,12 @@
  * | BROWSER_NAME | WhatsApp Long Session | the device name shown under Linked devices |
  * | MAX_HTTP_CONNECTIONS | 1024 | open HTTP connections at once; more get 503 |
  * | MAX_EVENT_STREAMS | 256 | open event streams at once; more get 503 |
- * | LEASE_TTL_MS | 10000 | a process silent this long is dead: its sessions are taken over |
- * | LEASE_RENEW_MS | 2000 (at most TTL/2) | how often a process renews its leases and looks for dead owners' sessions |
+ * | LEASE_TTL_MS | 10000 (15000 with DATABASE_URL) | a process silent this long is dead: its sessions are taken over |
+ * | LEASE_RENEW_MS | 2000 (TTL/3 with DATABASE_URL; at most TTL/2) | how often a process renews its leases and looks for dead owners' sessions |
  * | ALLOWED_HOSTS | (none) | extra Host names served without API_KEY (comma-separated) |
  * | ALLOWED_ORIGINS | (none) | browser origins allowed to change state (comma-separated) |
+ * | DATABASE_URL | (none) | postgres://… : sessions and leases in PostgreSQL (a cluster); unset: files |
+ * | ADVERTISE_URL | where it listens | how other nodes reach this node's API (forwarded operations) |
  *
  * Every duration is at most 2^31 − 1 ms: Node's timers cannot hold more.
  */
@@ -51,6 +53,7 @@ import {
 import { defaultServerLimits } from './http/server-limits.js';
 import { defaultRenewIntervalMs } from './service/placement.js';
 import { defaultLeaseTtlMs } from './store/files/file-ownership.js';
+import { defaultPgLeaseTtlMs } from './store/postgres/pg-ownership.js';
 import { logFormats, type LogFormat } from './logging/logger.js';
 import { defaultSocketOptions, historySyncModes, type HistorySyncMode } from './whatsapp/socket-options.js';
 
@@ -77,6 +80,10 @@ export interface ServiceConfig {
   browserName: string;
   maxHttpConnections: number;
   maxEventStreams: number;
+  /** PostgreSQL for a cluster of nodes; null: files under sessionsDir (the default). */
+  databaseUrl: string | null;
+  /** Where other nodes reach this node's API; null: derived from where it listens. */
+  advertiseUrl: string | null;
   leaseTtlMs: number;
   leaseRenewIntervalMs: number;
   /** Host header names accepted besides loopback ones when no API key is set. */
@@ -123,8 +130,15 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     throw error;
   }
 
-  const leaseTtlMs = durationMs(env, 'LEASE_TTL_MS', defaultLeaseTtlMs);
-  const leaseRenewIntervalMs = durationMs(env, 'LEASE_RENEW_MS', Math.max(1, Math.min(defaultRenewIntervalMs, Math.floor(leaseTtlMs / 5))));
+  const databaseUrl = postgresUrl(env, 'DATABASE_URL');
+  const advertiseUrl = httpUrl(env, 'ADVERTISE_URL');
+  // A cluster renews over the network: a longer TTL and a third of it between renews (5 s of 15 s).
+  const leaseTtlMs = durationMs(env, 'LEASE_TTL_MS', databaseUrl ? defaultPgLeaseTtlMs : defaultLeaseTtlMs);
+  const leaseRenewIntervalMs = durationMs(
+    env,
+    'LEASE_RENEW_MS',
+    Math.max(1, databaseUrl ? Math.floor(leaseTtlMs / 3) : Math.min(defaultRenewIntervalMs, Math.floor(leaseTtlMs / 5))),
+  );
   if (leaseRenewIntervalMs * 2 > leaseTtlMs) throw new ConfigError('LEASE_RENEW_MS', `must be at most half of LEASE_TTL_MS (${leaseTtlMs})`);
   const allowedOrigins = names(env, 'ALLOWED_ORIGINS');
   for (const origin of allowedOrigins) {
@@ -151,11 +165,41 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     browserName: label(env, 'BROWSER_NAME', defaultSocketOptions.browser[0], maxBrowserNameLength),
     maxHttpConnections: integer(env, 'MAX_HTTP_CONNECTIONS', defaultServerLimits.maxConnections, 1, maxConnectionsLimit),
     maxEventStreams: integer(env, 'MAX_EVENT_STREAMS', defaultServerLimits.maxEventStreams, 1, maxConnectionsLimit),
+    databaseUrl,
+    advertiseUrl,
     leaseTtlMs,
     leaseRenewIntervalMs,
     allowedHosts: names(env, 'ALLOWED_HOSTS').map((h) => h.toLowerCase()),
     allowedOrigins,
   };
+}
+
+/** A postgres:// URL, checked at start (the password is never echoed). */
+function postgresUrl(env: Env, name: string): string | null {
+  const text = env[name];
+  if (text === undefined || text === '') return null;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(name, 'must be a postgres:// URL');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ConfigError(name, 'must be a postgres:// URL');
+  return text;
+}
+
+/** An http(s):// URL without a path, or null. */
+function httpUrl(env: Env, name: string): string | null {
+  const text = env[name];
+  if (text === undefined || text === '') return null;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(name, `must be an http:// or https:// URL, got "${text}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(name, `must be an http:// or https:// URL, got "${text}"`);
+  return url.origin;
 }
 
 /** A comma-separated list; empty when unset. */

@@ -7,8 +7,11 @@
  *   allowedOrigins  browser origins allowed to change state besides the API's own (default none)
  *   bodyLimit       bytes; larger bodies get 413 (default 64 KiB)
  *   limits          timeouts and caps on connections and event streams (default defaultServerLimits)
+ *   cluster         on PostgreSQL: forward operations to the owning node, list the whole cluster (default none)
+ *   ready           readiness for /health, e.g. the database answers (default always ready)
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../logging/logger.js';
 import { createServiceMetrics } from '../metrics/service-metrics.js';
 import type { SessionRegistry } from '../service/registry.js';
@@ -22,6 +25,8 @@ import { docsOpenPaths, documentRoutes, serveDocs } from './openapi.js';
 import { RequestLogController } from './request-log.js';
 import { applyServerLimits, defaultServerLimits, fastifyTimeouts, type ServerLimits } from './server-limits.js';
 import { sessionRoutes } from './session-routes.js';
+import { clusterRoutes } from './cluster-routes.js';
+import type { Cluster } from '../service/cluster.js';
 
 export interface ApiOptions {
   registry: SessionRegistry;
@@ -29,6 +34,10 @@ export interface ApiOptions {
   apiKey?: string | null;
   allowedHosts?: readonly string[];
   allowedOrigins?: readonly string[];
+  cluster?: Cluster | null;
+  ready?: () => Promise<{ ok: boolean; message?: string }>;
+  /** Adds metrics to the service's prom-client registry; returns the way to stop them. */
+  extraMetrics?: (registry: Registry) => () => void;
   bodyLimit?: number;
   limits?: Partial<ServerLimits>;
   /** Plugins that add routes (the inspector); their openPaths skip the API key. */
@@ -54,16 +63,24 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
   applyServerLimits(app, limits);
-  installErrorHandler(app, recordRouteMethods(app));
+  installErrorHandler(app, recordRouteMethods(app), options.cluster ?? null);
   guardOrigins(app, { apiKeyRequired: Boolean(options.apiKey), allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins });
   acceptEmptyBodies(app);
   await documentRoutes(app);
   const openPaths = ['/health', ...docsOpenPaths, ...(options.plugins ?? []).flatMap((p) => p.openPaths ?? [])];
   requireApiKey(app, options.apiKey ?? null, openPaths);
 
-  app.get('/health', async () => ({ status: 'ok' }));
-  registerMetricsRoute(app, createServiceMetrics(options.registry));
-  sessionRoutes(app, options.registry);
+  app.get('/health', async (_request, reply) => {
+    const readiness = options.ready ? await options.ready() : { ok: true };
+    if (readiness.ok) return { status: 'ok' };
+    return reply.code(503).send({ error: 'unavailable', message: readiness.message ?? 'not ready' });
+  });
+  if (options.cluster) clusterRoutes(app, options.cluster);
+  const metrics = createServiceMetrics(options.registry);
+  const stopExtraMetrics = options.extraMetrics?.(metrics.registry);
+  if (stopExtraMetrics) app.addHook('onClose', async () => stopExtraMetrics());
+  registerMetricsRoute(app, metrics);
+  sessionRoutes(app, options.registry, options.cluster ?? null);
   for (const plugin of options.plugins ?? []) await plugin.register(app);
   await serveDocs(app);
   await app.ready();

@@ -7,6 +7,7 @@ import { SessionError } from '../service/session-error.js';
 import { InvalidIdError } from '../store/session-key.js';
 import { errorCodeFor, validationMessage } from './error-codes.js';
 import type { AllowedMethods } from './method-not-allowed.js';
+import type { Cluster } from '../service/cluster.js';
 
 const sessionErrorStatus: Record<SessionError['code'], number> = {
   ERR_NOT_FOUND: 404,
@@ -17,9 +18,14 @@ const sessionErrorStatus: Record<SessionError['code'], number> = {
   ERR_SHUTTING_DOWN: 503,
 };
 
-export function installErrorHandler(app: FastifyInstance, allowed?: AllowedMethods): void {
-  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+/** @param cluster on a cluster, an operation on a session another node owns is forwarded to it. */
+export function installErrorHandler(app: FastifyInstance, allowed?: AllowedMethods, cluster: Cluster | null = null): void {
+  app.setErrorHandler(async (error: FastifyError | Error, request, reply) => {
     if (error instanceof InvalidIdError) return reply.code(400).send({ error: 'invalid_id', message: error.message });
+    if (error instanceof SessionError && error.code === 'ERR_OWNED_ELSEWHERE' && cluster && error.owner) {
+      const answer = await cluster.forward(request, error.owner);
+      if (answer) return reply.code(answer.status).type(answer.contentType ?? 'application/json').send(answer.body);
+    }
     if (error instanceof SessionError) {
       const body = { error: error.code.slice(4).toLowerCase(), message: error.message, ...(error.owner ? { owner: error.owner } : {}) };
       return reply.code(sessionErrorStatus[error.code]).send(body);

@@ -1,12 +1,18 @@
 /** The /sessions routes. Ids are checked by JSON schema (session-params.ts) before any handler runs. */
 import type { FastifyInstance } from 'fastify';
 import QRCode from 'qrcode';
+import type { Cluster } from '../service/cluster.js';
 import type { SessionRegistry } from '../service/registry.js';
 import type { SessionView } from '../service/session-view.js';
+import { keyString } from '../store/session-key.js';
 import { openEventStream } from './event-stream.js';
 import { idSchema, sessionParamsSchema as sessionParams, type SessionParams } from './session-params.js';
 
-export function sessionRoutes(app: FastifyInstance, manager: SessionRegistry): void {
+/**
+ * @param cluster on a PostgreSQL cluster: the list spans every node, and a read of a
+ *                session another node owns is answered by that node.
+ */
+export function sessionRoutes(app: FastifyInstance, manager: SessionRegistry, cluster: Cluster | null = null): void {
   app.post<{ Body: { userId: string; sessionId?: string } }>(
     '/sessions',
     {
@@ -22,11 +28,32 @@ export function sessionRoutes(app: FastifyInstance, manager: SessionRegistry): v
     async (request, reply) => reply.code(201).send(await manager.create(request.body.userId, request.body.sessionId ?? 'default')),
   );
 
-  app.get('/sessions', async () => manager.list());
-
-  app.get<{ Params: SessionParams }>('/sessions/:userId/:sessionId', { schema: { params: sessionParams } }, async (request) =>
-    manager.get(request.params.userId, request.params.sessionId),
+  app.get<{ Querystring: { scope?: 'cluster' | 'local' } }>(
+    '/sessions',
+    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { scope: { type: 'string', enum: ['cluster', 'local'] } } } } },
+    async (request) => {
+      const views = manager.list();
+      if (!cluster) return views;
+      const mine = views.filter((v) => v.owner === cluster.holder);
+      if (request.query.scope === 'local') return mine;
+      // Every node answers for what it owns; what nobody owns right now is listed as this node sees it.
+      const merged = new Map(views.map((v) => [keyString(v), v]));
+      for (const theirs of await cluster.fromPeers<SessionView[]>('/sessions?scope=local', request.headers)) {
+        for (const view of theirs) merged.set(keyString(view), view);
+      }
+      for (const view of mine) merged.set(keyString(view), view);
+      return [...merged.values()].sort((a, b) => keyString(a).localeCompare(keyString(b)));
+    },
   );
+
+  app.get<{ Params: SessionParams }>('/sessions/:userId/:sessionId', { schema: { params: sessionParams } }, async (request, reply) => {
+    const view = manager.get(request.params.userId, request.params.sessionId);
+    if (cluster && view.owner && view.owner !== cluster.holder) {
+      const answer = await cluster.forward(request, view.owner);
+      if (answer) return reply.code(answer.status).type(answer.contentType ?? 'application/json').send(answer.body);
+    }
+    return view;
+  });
 
   const actions: Record<string, (p: SessionParams) => Promise<SessionView>> = {
     start: (p) => manager.start(p.userId, p.sessionId),

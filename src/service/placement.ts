@@ -11,6 +11,7 @@
  * the event loop reads the sockets' pending frames — it stops every socket it
  * cannot prove, then takes back whatever is still its own.
  */
+import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logging/logger.js';
 import type { Ownership } from '../store/ownership.js';
@@ -42,7 +43,18 @@ export interface PlacementOptions {
 /** With spread, ticks a free session waits for its preferred holder before any live holder takes it. */
 export const graceTicks = 2;
 
-export class Placement {
+/** How the last renew went (GET /cluster, metrics). */
+export interface RenewStats {
+  lastMs: number | null;
+  at: string | null;
+}
+
+/**
+ * Events: 'renewed' (ms the renew took), 'lost' (leases found lost),
+ * 'taken' (a session this process took over from a dead or departed owner).
+ */
+export class Placement extends EventEmitter {
+  readonly renewStats: RenewStats = { lastMs: null, at: null };
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private readonly renewIntervalMs: number;
@@ -52,6 +64,7 @@ export class Placement {
   private readonly freeTicks = new Map<string, number>();
 
   constructor(private readonly options: PlacementOptions) {
+    super();
     this.renewIntervalMs = options.renewIntervalMs ?? defaultRenewIntervalMs;
     if (!(this.renewIntervalMs > 0 && this.renewIntervalMs * 2 <= options.ownership.ttlMs)) {
       throw new RangeError('renewIntervalMs: must be positive and at most half the lease TTL');
@@ -73,7 +86,7 @@ export class Placement {
    */
   private fenceIfSilent(): void {
     const silentMs = performance.now() - this.renewedAt;
-    if (silentMs <= this.options.ownership.ttlMs - this.renewIntervalMs) return;
+    if (silentMs < this.options.ownership.ttlMs - this.renewIntervalMs) return;
     const held = this.options.registry.all().filter((owner) => owner.heldLease);
     if (held.length === 0) return;
     this.options.logger.warn({ silentMs: Math.round(silentMs), sessions: held.length }, 'Ownership not renewed in time: stopping every socket until the leases are proven again');
@@ -99,8 +112,13 @@ export class Placement {
   private async pass(): Promise<void> {
     const { registry, store, ownership } = this.options;
     if (registry.isClosing) return;
+    const renewStart = performance.now();
     const lost = await ownership.renew(registry.heldLeases());
     this.renewedAt = performance.now();
+    this.renewStats.lastMs = this.renewedAt - renewStart;
+    this.renewStats.at = new Date().toISOString();
+    this.emit('renewed', this.renewStats.lastMs);
+    if (lost.length > 0) this.emit('lost', lost.length);
     for (const lease of lost) registry.owner(lease.key)?.leaseLost(await ownership.liveOwner(lease.key));
     if (registry.isClosing) return;
 
@@ -124,7 +142,10 @@ export class Placement {
       this.freeTicks.set(id, waited);
       if (!spread || live === me || preferredHolder(holders, owner.key) === me || waited > graceTicks) {
         this.freeTicks.delete(id);
-        void owner.restore().catch(() => undefined);
+        void owner
+          .restore()
+          .then((outcome) => outcome === 'started' && this.emit('taken', owner.key))
+          .catch(() => undefined);
       }
     }
     if (spread) this.rebalance(holders);

@@ -15,10 +15,11 @@ import { InspectionHub } from '../inspector/inspection-hub.js';
 import { inspectorOpenPaths, registerInspector } from '../inspector/inspector-plugin.js';
 import { createStatelyBridge } from '../inspector/stately-bridge.js';
 import type { Logger } from '../logging/logger.js';
-import { FileOwnership } from '../store/files/file-ownership.js';
-import { FileSessionStore } from '../store/files/file-session-store.js';
 import { createConnectionLogic, defaultStaleLinkAfterMs } from '../whatsapp/connection.actor.js';
+import { registerOwnershipMetrics } from '../metrics/ownership-metrics.js';
 import { resolveSocketOptions } from '../whatsapp/socket-options.js';
+import { openBackend } from './backend.js';
+import { Cluster } from './cluster.js';
 import { Placement } from './placement.js';
 import { SessionRegistry, type RegistryOptions } from './registry.js';
 
@@ -52,8 +53,8 @@ export class ServiceStoppedError extends Error {
 export function createService(config: ServiceConfig, logger: Logger, extra: ServiceExtras = {}) {
   const hub = new InspectionHub();
   const stately = config.inspectWsUrl ? createStatelyBridge({ url: config.inspectWsUrl, logger }) : null;
-  const ownership = new FileOwnership(config.sessionsDir, { ttlMs: config.leaseTtlMs });
-  const store = new FileSessionStore(config.sessionsDir, ownership);
+  const backend = openBackend(config, logger);
+  const { ownership, store } = backend;
   const socketOptions = resolveSocketOptions({
     waWebSocketUrl: config.waWebSocketUrl,
     keepAliveIntervalMs: config.waKeepAliveIntervalMs,
@@ -91,7 +92,20 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
           },
         })),
   });
-  const placement = new Placement({ registry, store, ownership, logger, renewIntervalMs: config.leaseRenewIntervalMs });
+  const clustered = backend.postgres !== null;
+  // A cluster spreads sessions over its nodes and hands a node that joins its share, two per tick.
+  const placement = new Placement({
+    registry,
+    store,
+    ownership,
+    logger,
+    renewIntervalMs: config.leaseRenewIntervalMs,
+    spread: clustered,
+    rebalancePerTick: clustered ? 2 : 0,
+  });
+  const cluster = backend.postgres
+    ? new Cluster({ ...backend.postgres, logger, onReleased: () => void placement.tick(), renewStats: () => placement.renewStats })
+    : null;
   let api: FastifyInstance | null = null;
   let stopping: Promise<void> | null = null;
   let starting: Promise<Service> | null = null;
@@ -100,9 +114,11 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
     stopping ??= (async () => {
       await starting?.catch(() => undefined);
       await placement.stop();
+      await cluster?.stop();
       await api?.close();
       await registry.shutdown();
-      await ownership.stop();
+      await ownership.stop().catch((error: unknown) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Leaving the cluster failed'));
+      await backend.close();
       stately?.stop();
     })();
     return stopping;
@@ -111,8 +127,10 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
   const run = (): Promise<Service> => {
     starting ??= (async () => {
       const step = <T>(work: () => Promise<T>) => (stopping ? Promise.reject(new ServiceStoppedError()) : work());
+      await step(() => backend.open());
       await step(() => ownership.start());
-      const { restored } = await step(() => registry.load());
+      // In a cluster, placement decides who takes what; one process takes everything free.
+      const { restored } = await step(() => registry.load({ take: !clustered }));
       const inspector = { openPaths: inspectorOpenPaths, register: (app: FastifyInstance) => registerInspector(app, registry, hub) };
       api = await step(() =>
         buildApi({
@@ -123,11 +141,17 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
           allowedOrigins: config.allowedOrigins,
           plugins: [inspector],
           limits: { maxConnections: config.maxHttpConnections, maxEventStreams: config.maxEventStreams },
+          cluster,
+          ready: backend.ready,
+          extraMetrics: (metrics) => registerOwnershipMetrics(metrics, { owned: () => registry.heldLeases().length, events: placement }),
         }),
       );
       const url = await step(() => api!.listen({ port: config.port, host: config.host }));
+      if (backend.postgres) await step(() => backend.postgres!.ownership.advertise(config.advertiseUrl ?? url));
+      await step(async () => cluster?.start());
       extra.onListening?.(url);
       placement.start();
+      if (clustered) void placement.tick();
       void restored.then((count) => logger.info({ restored: count, store: store.location, holder: ownership.holder }, `${count} session(s) restored`));
       return { registry, api: api!, url, restored, stop };
     })();

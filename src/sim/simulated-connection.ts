@@ -134,6 +134,13 @@ export class SimulatedConnection extends EventEmitter {
     this.send({ tag: 'stream:error', attrs: {}, content: [{ tag: 'conflict', attrs: { type: 'replaced' } }] });
   }
 
+  /** Another login of this device took over: the conflict, then the server closes this connection. */
+  replace(): void {
+    this.conflict();
+    this.markClosed();
+    this.ws.close();
+  }
+
   /** `<ib><downgrade_webclient/></ib>` (Baileys reports 411). */
   downgrade(): void {
     this.send({ tag: 'ib', attrs: {}, content: [{ tag: 'downgrade_webclient', attrs: {} }] });

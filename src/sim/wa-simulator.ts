@@ -35,6 +35,8 @@ export interface SimulatorCounters {
   pairings: number;
   /** Most connections logged in as the same device at the same moment. */
   maxConcurrentLoginsPerDevice: number;
+  /** Logins that replaced a live login of the same device (the older one got a conflict and was closed). */
+  replacements: number;
 }
 
 const loopbackHosts = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -48,7 +50,10 @@ export class WaSimulator extends EventEmitter {
     logins: 0,
     pairings: 0,
     maxConcurrentLoginsPerDevice: 0,
+    replacements: 0,
   };
+  /** Replacements per device jid (see counters.replacements). */
+  readonly replacementsByDevice = new Map<string, number>();
   /** Every QR ref handed out so far (tests check that none reaches a log line). */
   readonly issuedRefs: string[] = [];
   /** Answer the WebSocket upgrade with HTTP 403 (Baileys then hangs, reporting nothing). */
@@ -185,10 +190,15 @@ export class WaSimulator extends EventEmitter {
     onLoggedIn: (connection) => {
       this.counters.logins += 1;
       const jid = connection.jid!;
-      // As WhatsApp does: a second login of the same device replaces the first (440).
-      for (const older of this.loggedIn(jid)) if (older !== connection) older.conflict();
       const concurrent = this.loggedIn(jid).length;
       this.counters.maxConcurrentLoginsPerDevice = Math.max(this.counters.maxConcurrentLoginsPerDevice, concurrent);
+      // As WhatsApp does: a second login of the same device replaces the first (440), which is then closed.
+      for (const older of this.loggedIn(jid)) {
+        if (older === connection) continue;
+        older.replace();
+        this.counters.replacements += 1;
+        this.replacementsByDevice.set(jid, (this.replacementsByDevice.get(jid) ?? 0) + 1);
+      }
     },
     link: (device) => {
       this.counters.pairings += 1;
