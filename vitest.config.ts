@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // One embedded PostgreSQL per run, started only if a test asks (test/support/postgres.ts).
+    globalSetup: ['test/support/postgres-global-setup.ts'],
     // The soak test measures heap after a forced GC.
     execArgv: ['--expose-gc'],
   },
