@@ -49,7 +49,9 @@ export function openBackend(config: ServiceConfig, logger: Logger): Backend {
     ownership,
     store: new PostgresSessionStore({ pool, ownership }),
     postgres: { pool, ownership },
-    open: () => migrate(pool),
+    open: async () => {
+      await migrate(pool);
+    },
     ready: async () => {
       try {
         await pool.query({ text: 'SELECT 1', query_timeout: readinessTimeoutMs } as pg.QueryConfig);

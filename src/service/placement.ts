@@ -56,7 +56,8 @@ export interface RenewStats {
 export class Placement extends EventEmitter {
   readonly renewStats: RenewStats = { lastMs: null, at: null };
   private timer: NodeJS.Timeout | null = null;
-  private ticking: Promise<void> | null = null;
+  private renewing: Promise<void> | null = null;
+  private placing: Promise<void> | null = null;
   private readonly renewIntervalMs: number;
   /** Monotonic time of the last successful renew. */
   private renewedAt = performance.now();
@@ -77,6 +78,7 @@ export class Placement extends EventEmitter {
       this.fenceIfSilent();
       void this.tick();
     }, this.renewIntervalMs);
+    this.timer.unref?.();
   }
 
   /**
@@ -90,27 +92,39 @@ export class Placement extends EventEmitter {
     const held = this.options.registry.all().filter((owner) => owner.heldLease);
     if (held.length === 0) return;
     this.options.logger.warn({ silentMs: Math.round(silentMs), sessions: held.length }, 'Ownership not renewed in time: stopping every socket until the leases are proven again');
-    for (const owner of held) owner.leaseLost(null);
+    for (const owner of held) owner.leaseLost(null, { unproven: true });
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.ticking;
+    await Promise.all([this.renewing, this.placing]);
   }
 
-  /** One pass of the loop (the timer calls it; tests may too). */
+  /**
+   * One tick: renew, then place. Renewing never waits behind placing (a scan of many
+   * sessions may be slow; a late renew would fence a healthy node), and neither overlaps itself.
+   */
   tick(): Promise<void> {
-    this.ticking ??= this.pass()
-      .catch((error: unknown) => this.options.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Ownership tick failed'))
+    this.renewing ??= this.guarded('Renewing leases failed', () => this.renew()).finally(() => {
+      this.renewing = null;
+    });
+    const renewed = this.renewing;
+    this.placing ??= renewed
+      .then(() => this.guarded('Placing sessions failed', () => this.place()))
       .finally(() => {
-        this.ticking = null;
+        this.placing = null;
       });
-    return this.ticking;
+    return this.placing;
   }
 
-  private async pass(): Promise<void> {
-    const { registry, store, ownership } = this.options;
+  private guarded(what: string, work: () => Promise<void>): Promise<void> {
+    return work().catch((error: unknown) => this.options.logger.warn({ err: error instanceof Error ? error.message : String(error) }, what));
+  }
+
+  /** Keeps this holder alive and its leases held; stops the sockets of leases found lost. */
+  private async renew(): Promise<void> {
+    const { registry, ownership } = this.options;
     if (registry.isClosing) return;
     const renewStart = performance.now();
     const lost = await ownership.renew(registry.heldLeases());
@@ -119,7 +133,13 @@ export class Placement extends EventEmitter {
     this.renewStats.at = new Date().toISOString();
     this.emit('renewed', this.renewStats.lastMs);
     if (lost.length > 0) this.emit('lost', lost.length);
-    for (const lease of lost) registry.owner(lease.key)?.leaseLost(await ownership.liveOwner(lease.key));
+    const newOwners = await ownership.liveOwners(lost.map((lease) => lease.key));
+    lost.forEach((lease, i) => registry.owner(lease.key)?.leaseLost(newOwners[i] ?? null));
+  }
+
+  /** Adopts sessions this process has not seen, takes over free ones, hands some to a node that joined. */
+  private async place(): Promise<void> {
+    const { registry, store, ownership } = this.options;
     if (registry.isClosing) return;
 
     const spread = this.options.spread ?? false;
@@ -128,10 +148,12 @@ export class Placement extends EventEmitter {
     const onDisk = await store.list();
     const known = new Set(registry.all().map((owner) => keyString(owner.key)));
     for (const key of onDisk) if (!known.has(keyString(key))) void registry.adopt(key, { take: !spread });
-    for (const owner of registry.all()) {
+    const unowned = registry.all().filter((owner) => !owner.heldLease);
+    const owners = await ownership.liveOwners(unowned.map((owner) => owner.key));
+    for (const [i, owner] of unowned.entries()) {
       if (owner.heldLease || registry.isClosing) continue;
       const id = keyString(owner.key);
-      const live = await ownership.liveOwner(owner.key);
+      const live = owners[i] ?? null;
       if (live !== null && live !== me) {
         this.freeTicks.delete(id);
         owner.seenElsewhere(live);

@@ -193,12 +193,15 @@ export class SessionOwner {
 
   // ---- not queued: what must happen at once ----
 
-  /** Another holder has the session now: stop the socket at once; nothing more is written (the store refuses). */
-  leaseLost(newOwner: string | null = null): void {
+  /**
+   * Another holder has the session now (or, `unproven`, this one cannot prove it still
+   * does): stop the socket at once; nothing more is written (the store refuses).
+   */
+  leaseLost(newOwner: string | null = null, options: { unproven?: boolean } = {}): void {
     if (!this.lease) return;
     this.lease = null;
-    this.elsewhere = newOwner ?? 'another process';
-    this.env.logger.warn({ ...this.key, owner: this.elsewhere }, 'Session lease lost: its socket is stopped');
+    this.elsewhere = options.unproven ? null : (newOwner ?? 'another process');
+    if (!options.unproven) this.env.logger.warn({ ...this.key, owner: this.elsewhere }, 'Session lease lost: its socket is stopped');
     if (this.running()) this.actor!.send({ type: 'STOP' });
     else this.env.onNews(this, null);
   }

@@ -57,6 +57,8 @@ export interface Ownership {
   release(lease: Lease): Promise<void>;
   /** The live holder of the session, or null when nobody (alive) has it. */
   liveOwner(key: SessionKey): Promise<string | null>;
+  /** liveOwner for many sessions at once (one query on a database), in the same order. */
+  liveOwners(keys: readonly SessionKey[]): Promise<Array<string | null>>;
   /** Every holder alive now, this one included (placement spreads sessions over them). */
   liveHolders(): Promise<LiveHolder[]>;
   /** This holder is gone: whatever it still holds may be taken at once. */

@@ -21,7 +21,7 @@ import { spawnService, type ServiceProcess } from '../support/service-process.js
 import { waitUntil } from '../support/wait.js';
 
 const sessionCount = 90;
-const ttlMs = 1_500;
+const ttlMs = 3_000;
 let sim: WaSimulator;
 let db: TestDatabase;
 let dir: string;
@@ -70,7 +70,7 @@ function boot(): ServiceProcess {
   const node = spawnService({
     sessionsDir: dir,
     waUrl: sim.url,
-    env: { DATABASE_URL: db.url, LEASE_TTL_MS: String(ttlMs), LEASE_RENEW_MS: '300', MAX_CONCURRENT_CONNECTS: '16' },
+    env: { DATABASE_URL: db.url, LEASE_TTL_MS: String(ttlMs), LEASE_RENEW_MS: '500', MAX_CONCURRENT_CONNECTS: '16' },
   });
   nodes.push(node);
   return node;

@@ -102,6 +102,8 @@ const sqlOnlyOwnership: Ownership = {
   renew: notUsedByTheStore,
   release: notUsedByTheStore,
   liveOwner: notUsedByTheStore,
+  liveOwners: notUsedByTheStore,
+  liveHolders: notUsedByTheStore,
   stop: notUsedByTheStore,
 };
 

@@ -136,6 +136,10 @@ export class FileOwnership implements Ownership {
     return (await this.isAlive(current.holder)) ? current.holder : null;
   }
 
+  liveOwners(keys: readonly SessionKey[]): Promise<Array<string | null>> {
+    return Promise.all(keys.map((key) => this.liveOwner(key)));
+  }
+
   /** Holders whose heartbeat is fresh. On one machine nobody forwards requests, so no URL is given. */
   async liveHolders(): Promise<LiveHolder[]> {
     const names = await readdir(this.holders).catch(() => [] as string[]);

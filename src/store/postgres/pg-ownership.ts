@@ -119,6 +119,18 @@ export class PgOwnership implements Ownership {
     return current.rows[0]?.holder ?? null;
   }
 
+  async liveOwners(keys: readonly SessionKey[]): Promise<Array<string | null>> {
+    if (keys.length === 0) return [];
+    const owners = await this.pool.query<{ user_id: string; session_id: string; holder: string }>(
+      `SELECT l.user_id, l.session_id, l.holder
+         FROM wa_vigil_leases l JOIN unnest($1::text[], $2::text[]) AS k(user_id, session_id) USING (user_id, session_id)
+        WHERE l.holder IS NOT NULL AND l.expires_at > now()`,
+      [keys.map((k) => k.userId), keys.map((k) => k.sessionId)],
+    );
+    const byKey = new Map(owners.rows.map((r) => [`${r.user_id}/${r.session_id}`, r.holder]));
+    return keys.map((k) => byKey.get(`${k.userId}/${k.sessionId}`) ?? null);
+  }
+
   async liveHolders(): Promise<LiveHolder[]> {
     const nodes = await this.pool.query<{ holder: string; url: string | null }>('SELECT holder, url FROM wa_vigil_nodes WHERE expires_at > now() ORDER BY holder');
     return nodes.rows.map((n) => ({ holder: n.holder, url: n.url }));
