@@ -82,3 +82,18 @@ it('location names the database without its password', () => {
   expect(store.location).toBe('postgres://app@db.internal:5433/wa');
   void pool.end();
 });
+
+it('the fence checks the epoch, not only the holder: the same node with an older epoch is refused', async () => {
+  const store = new PostgresSessionStore({ pool: db.pool, ownership: {} as Ownership });
+  const key = { userId: 'epo', sessionId: 'default' };
+  await store.create(key);
+  const old = await takeLease(db, key, 'node-a');
+  const auth = await store.openAuthState(old);
+  await auth.state.keys.set({ 'pre-key': { '1': { public: Buffer.from('a'), private: Buffer.from('b') } } });
+  const renewed = await takeLease(db, key, 'node-a');
+  expect(renewed.epoch).toBe(old.epoch + 1);
+  await expect(auth.state.keys.set({ 'pre-key': { '1': null } })).rejects.toMatchObject({ code: 'ERR_LEASE_LOST' });
+  expect(Object.keys(await auth.state.keys.get('pre-key', ['1']))).toEqual(['1']);
+  await (await store.openAuthState(renewed)).state.keys.set({ 'pre-key': { '1': null } });
+  expect(await auth.state.keys.get('pre-key', ['1'])).toEqual({});
+});
