@@ -128,8 +128,10 @@ export class Placement extends EventEmitter {
     if (registry.isClosing) return;
     const renewStart = performance.now();
     const lost = await ownership.renew(registry.heldLeases());
-    this.renewedAt = performance.now();
-    this.renewStats.lastMs = this.renewedAt - renewStart;
+    // The leases run from when the renew was sent, not from when its answer was read:
+    // an answer read late (a process frozen in between) proves nothing about now.
+    this.renewedAt = renewStart;
+    this.renewStats.lastMs = performance.now() - renewStart;
     this.renewStats.at = new Date().toISOString();
     this.emit('renewed', this.renewStats.lastMs);
     if (lost.length > 0) this.emit('lost', lost.length);

@@ -151,7 +151,6 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
       await step(async () => cluster?.start());
       extra.onListening?.(url);
       placement.start();
-      if (clustered) void placement.tick();
       void restored.then((count) => logger.info({ restored: count, store: store.location, holder: ownership.holder }, `${count} session(s) restored`));
       return { registry, api: api!, url, restored, stop };
     })();

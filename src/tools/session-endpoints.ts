@@ -12,9 +12,10 @@ import pg from 'pg';
 import { credsFileName, keyFileName } from '../store/files/file-auth-state.js';
 import { FileOwnership } from '../store/files/file-ownership.js';
 import { FileSessionStore } from '../store/files/file-session-store.js';
-import type { Lease, Ownership } from '../store/ownership.js';
+import type { Lease } from '../store/ownership.js';
 import { isDatabaseUrl, redactDatabaseUrl } from '../store/postgres/database-url.js';
 import { migrate } from '../store/postgres/migrate.js';
+import { PgOwnership } from '../store/postgres/pg-ownership.js';
 import { PostgresSessionStore } from '../store/postgres/pg-session-store.js';
 import type { SessionKey } from '../store/session-key.js';
 import type { SessionStore } from '../store/session-store.js';
@@ -45,6 +46,8 @@ export function openEndpoint(where: string): Promise<SessionEndpoint> {
 }
 
 const holder = `migrate-sessions-${randomBytes(4).toString('hex')}`;
+/** The copy holds its leases as a node would; a crashed copy's leases are free again this long after. */
+const toolLeaseTtlMs = 5 * 60_000;
 
 /** Baileys' key types, longest first, so `sender-key-memory-x.json` is not read as a sender-key. */
 const keyTypes = ['app-state-sync-version', 'app-state-sync-key', 'sender-key-memory', 'identity-key', 'lid-mapping', 'device-list', 'sender-key', 'pre-key', 'session', 'tctoken'];
@@ -99,8 +102,10 @@ async function openDatabase(url: string): Promise<SessionEndpoint> {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   pool.on('error', () => undefined);
   await migrate(pool);
-  // The store hands its ownership on and never calls it; this tool takes its leases with the statements below.
-  const store = new PostgresSessionStore({ pool, ownership: { holder } as Ownership });
+  // The tool is a node of its own while it copies: its leases keep live nodes off the sessions it writes.
+  const ownership = new PgOwnership({ pool, holder, ttlMs: toolLeaseTtlMs });
+  await ownership.start();
+  const store = new PostgresSessionStore({ pool, ownership });
   return {
     store,
     location: redactDatabaseUrl(url),
@@ -116,30 +121,19 @@ async function openDatabase(url: string): Promise<SessionEndpoint> {
       return rows;
     },
     async liveOwner(key) {
-      const { rows } = await pool.query<{ holder: string }>(
-        'SELECT holder FROM wa_vigil_leases WHERE user_id = $1 AND session_id = $2 AND holder IS NOT NULL AND expires_at > now()',
-        [key.userId, key.sessionId],
-      );
-      return rows[0] && rows[0].holder !== holder ? rows[0].holder : null;
+      const owner = await ownership.liveOwner(key);
+      return owner !== holder ? owner : null;
     },
     async lease(key) {
-      // Only a free or expired lease, bumping the epoch: what any node's acquire does.
-      const { rows } = await pool.query<{ epoch: string }>(
-        `UPDATE wa_vigil_leases SET holder = $3, epoch = epoch + 1, expires_at = now() + interval '5 minutes'
-         WHERE user_id = $1 AND session_id = $2 AND (holder IS NULL OR expires_at IS NULL OR expires_at <= now()) RETURNING epoch`,
-        [key.userId, key.sessionId, holder],
-      );
-      if (!rows[0]) throw new Error(`${key.userId}/${key.sessionId}: its lease is held by a live node`);
-      return { key, holder, epoch: Number(rows[0].epoch) };
+      // Only a free lease or a dead node's, bumping the epoch: what any node's acquire does.
+      const taken = await ownership.acquire(key);
+      if (!taken.acquired) throw new Error(`${key.userId}/${key.sessionId}: its lease is held by a live node`);
+      return taken.lease;
     },
-    async release(lease) {
-      await pool.query('UPDATE wa_vigil_leases SET holder = NULL, expires_at = NULL WHERE user_id = $1 AND session_id = $2 AND holder = $3 AND epoch = $4', [
-        lease.key.userId,
-        lease.key.sessionId,
-        lease.holder,
-        lease.epoch,
-      ]);
+    release: (lease) => ownership.release(lease),
+    close: async () => {
+      await ownership.stop();
+      await pool.end();
     },
-    close: () => pool.end(),
   };
 }

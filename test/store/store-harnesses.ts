@@ -147,7 +147,7 @@ export const postgresHarness: HarnessFactory = {
 /** What an acquire does to the lease row: a new holder and the next epoch. */
 export async function takeLease(db: TestDatabase, key: SessionKey, holder: string): Promise<Lease> {
   const { rows } = await db.pool.query<{ epoch: string }>(
-    `UPDATE wa_vigil_leases SET holder = $3, epoch = epoch + 1, expires_at = now() + interval '1 minute'
+    `UPDATE wa_vigil_leases SET holder = $3, epoch = epoch + 1
      WHERE user_id = $1 AND session_id = $2 RETURNING epoch`,
     [key.userId, key.sessionId, holder],
   );

@@ -1,17 +1,21 @@
 /**
  * Ownership on PostgreSQL: one lease row per session (wa_vigil_leases: holder,
- * epoch, expires_at) and one row per live node (wa_vigil_nodes). Every time is
- * the database's `now()`, never a node's clock, so clock skew between machines
- * cannot make two nodes believe they own one session.
+ * epoch) and one row per live node (wa_vigil_nodes: expires_at). A lease is live
+ * while its holder's node row has not expired. Every time is the database's
+ * `now()`, never a node's clock, so clock skew between machines cannot make two
+ * nodes believe they own one session.
  *
- *   acquire   UPDATE … SET holder = me, epoch = epoch + 1, expires_at = now() + ttl
- *             WHERE the lease is free, expired, or already mine … RETURNING epoch
- *   renew     one statement for all of a node's leases; any lease missing from the
- *             answer is lost (taken over, or the session deleted)
- *   release   holder = null, epoch + 1, then NOTIFY so other nodes look at once
+ *   renew     one UPDATE of this node's own row keeps every lease it holds; a read
+ *             of the lease rows then tells which were taken (lost). Renewing never
+ *             waits for a session write, however many are in flight.
+ *   acquire   UPDATE … SET holder = me, epoch = epoch + 1 WHERE the lease is free,
+ *             mine, or its holder's node expired … RETURNING epoch. It waits for
+ *             writes in flight under the old epoch (they lock the row FOR SHARE), so
+ *             none can land after a takeover.
+ *   release   holder = null, epoch + 1, then NOTIFY so other nodes look at once.
  *
  * Writes are fenced by the store itself: each write transaction first locks the
- * lease row (holder and epoch must match) — see pg-session-store.ts.
+ * lease row with its holder and epoch — see fenced-transaction.ts.
  */
 import type { Pool } from 'pg';
 import { newHolderId } from '../files/file-ownership.js';
@@ -23,11 +27,14 @@ export const defaultPgLeaseTtlMs = 15_000;
 /** The channel a node NOTIFYs when it lets sessions go, so others take them at once. */
 export const leaseChannel = 'wa_vigil_leases';
 
+/** SQL: the lease's holder is a node whose row has not expired. */
+const holderAlive = 'EXISTS (SELECT 1 FROM wa_vigil_nodes n WHERE n.holder = l.holder AND n.expires_at > now())';
+
 export interface PgOwnershipOptions {
   pool: Pool;
   /** Default defaultPgLeaseTtlMs. */
   ttlMs?: number;
-  /** Fixed holder id (tests); default host-pid-random. */
+  /** Fixed holder id (tests, tools); default host-pid-random. */
   holder?: string;
 }
 
@@ -53,6 +60,7 @@ export class PgOwnership implements Ownership {
     await this.heartbeat();
   }
 
+  /** This node is gone: whatever it still holds is free at once. */
   async stop(): Promise<void> {
     await this.pool.query('DELETE FROM wa_vigil_nodes WHERE holder = $1', [this.holder]);
     await this.pool.query(`SELECT pg_notify('${leaseChannel}', $1)`, [this.holder]);
@@ -60,12 +68,10 @@ export class PgOwnership implements Ownership {
 
   async acquire(key: SessionKey): Promise<AcquireResult> {
     const taken = await this.pool.query<{ epoch: string }>(
-      `UPDATE wa_vigil_leases
-          SET holder = $3, epoch = epoch + 1, expires_at = now() + make_interval(secs => $4::double precision / 1000)
-        WHERE user_id = $1 AND session_id = $2
-          AND (holder IS NULL OR holder = $3 OR expires_at IS NULL OR expires_at < now())
-        RETURNING epoch`,
-      [key.userId, key.sessionId, this.holder, this.ttlMs],
+      `UPDATE wa_vigil_leases AS l SET holder = $3, epoch = epoch + 1
+        WHERE l.user_id = $1 AND l.session_id = $2 AND (l.holder IS NULL OR l.holder = $3 OR NOT ${holderAlive})
+        RETURNING l.epoch`,
+      [key.userId, key.sessionId, this.holder],
     );
     const row = taken.rows[0];
     if (row) return { acquired: true, lease: { key: { userId: key.userId, sessionId: key.sessionId }, holder: this.holder, epoch: Number(row.epoch) } };
@@ -90,33 +96,24 @@ export class PgOwnership implements Ownership {
   async renew(leases: readonly Lease[]): Promise<Lease[]> {
     await this.heartbeat();
     if (leases.length === 0) return [];
-    const renewed = await this.pool.query<{ user_id: string; session_id: string; epoch: string }>(
-      `UPDATE wa_vigil_leases AS l
-          SET expires_at = now() + make_interval(secs => $5::double precision / 1000)
-         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS mine(user_id, session_id, epoch)
-        WHERE l.user_id = mine.user_id AND l.session_id = mine.session_id AND l.epoch = mine.epoch AND l.holder = $4
-        RETURNING l.user_id, l.session_id, l.epoch`,
-      [leases.map((l) => l.key.userId), leases.map((l) => l.key.sessionId), leases.map((l) => l.epoch), this.holder, this.ttlMs],
+    const mine = await this.pool.query<{ user_id: string; session_id: string; epoch: string }>(
+      'SELECT user_id, session_id, epoch FROM wa_vigil_leases WHERE holder = $1',
+      [this.holder],
     );
-    const kept = new Set(renewed.rows.map((r) => `${r.user_id}/${r.session_id}/${r.epoch}`));
+    const kept = new Set(mine.rows.map((r) => `${r.user_id}/${r.session_id}/${r.epoch}`));
     return leases.filter((l) => !kept.has(`${l.key.userId}/${l.key.sessionId}/${l.epoch}`));
   }
 
   async release(lease: Lease): Promise<void> {
     const released = await this.pool.query(
-      `UPDATE wa_vigil_leases SET holder = NULL, epoch = epoch + 1, expires_at = NULL
-        WHERE user_id = $1 AND session_id = $2 AND holder = $3 AND epoch = $4`,
+      'UPDATE wa_vigil_leases SET holder = NULL, epoch = epoch + 1 WHERE user_id = $1 AND session_id = $2 AND holder = $3 AND epoch = $4',
       [lease.key.userId, lease.key.sessionId, lease.holder, lease.epoch],
     );
     if (released.rowCount) await this.pool.query(`SELECT pg_notify('${leaseChannel}', $1)`, [this.holder]);
   }
 
   async liveOwner(key: SessionKey): Promise<string | null> {
-    const current = await this.pool.query<{ holder: string }>(
-      'SELECT holder FROM wa_vigil_leases WHERE user_id = $1 AND session_id = $2 AND holder IS NOT NULL AND expires_at > now()',
-      [key.userId, key.sessionId],
-    );
-    return current.rows[0]?.holder ?? null;
+    return (await this.liveOwners([key]))[0] ?? null;
   }
 
   async liveOwners(keys: readonly SessionKey[]): Promise<Array<string | null>> {
@@ -124,7 +121,7 @@ export class PgOwnership implements Ownership {
     const owners = await this.pool.query<{ user_id: string; session_id: string; holder: string }>(
       `SELECT l.user_id, l.session_id, l.holder
          FROM wa_vigil_leases l JOIN unnest($1::text[], $2::text[]) AS k(user_id, session_id) USING (user_id, session_id)
-        WHERE l.holder IS NOT NULL AND l.expires_at > now()`,
+        WHERE l.holder IS NOT NULL AND ${holderAlive}`,
       [keys.map((k) => k.userId), keys.map((k) => k.sessionId)],
     );
     const byKey = new Map(owners.rows.map((r) => [`${r.user_id}/${r.session_id}`, r.holder]));
@@ -139,14 +136,13 @@ export class PgOwnership implements Ownership {
   /** Live nodes with how many sessions each owns now (GET /cluster). */
   async members(): Promise<Array<LiveHolder & { sessions: number; renewedAt: string }>> {
     const nodes = await this.pool.query<{ holder: string; url: string | null; renewed_at: Date; sessions: string }>(
-      `SELECT n.holder, n.url, n.renewed_at,
-              (SELECT count(*) FROM wa_vigil_leases l WHERE l.holder = n.holder AND l.expires_at > now()) AS sessions
+      `SELECT n.holder, n.url, n.renewed_at, (SELECT count(*) FROM wa_vigil_leases l WHERE l.holder = n.holder) AS sessions
          FROM wa_vigil_nodes n WHERE n.expires_at > now() ORDER BY n.holder`,
     );
     return nodes.rows.map((n) => ({ holder: n.holder, url: n.url, sessions: Number(n.sessions), renewedAt: n.renewed_at.toISOString() }));
   }
 
-  /** This node is alive for one more TTL (and says where it listens). */
+  /** This node, and every lease it holds, is alive for one more TTL (and says where it listens). */
   private async heartbeat(): Promise<void> {
     await this.pool.query(
       `INSERT INTO wa_vigil_nodes (holder, url, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3::double precision / 1000))

@@ -1,5 +1,7 @@
 -- Ownership: one lease row per session (created with the session: holder null, epoch 0)
--- and one row per live node. Times are the database's clock, never a node's.
+-- and one row per live node. A lease is live while its holder's node row has not expired:
+-- a node renews every lease it holds with one UPDATE of its own row, which no session
+-- write ever waits for. Times are the database's clock, never a node's.
 
 CREATE TABLE wa_vigil_leases (
   user_id text NOT NULL,
@@ -7,10 +9,11 @@ CREATE TABLE wa_vigil_leases (
   holder text,
   -- Grows on every acquire; a write carries the epoch it was granted and is refused once it changed.
   epoch bigint NOT NULL DEFAULT 0,
-  expires_at timestamptz,
   PRIMARY KEY (user_id, session_id),
   FOREIGN KEY (user_id, session_id) REFERENCES wa_vigil_sessions ON DELETE CASCADE
 );
+
+CREATE INDEX wa_vigil_leases_holder ON wa_vigil_leases (holder);
 
 CREATE TABLE wa_vigil_nodes (
   holder text PRIMARY KEY,
