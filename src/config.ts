@@ -30,6 +30,7 @@
  * | LEASE_RENEW_MS | 2000 (at most TTL/2) | how often a process renews its leases and looks for dead owners' sessions |
  * | ALLOWED_HOSTS | (none) | extra Host names served without API_KEY (comma-separated) |
  * | ALLOWED_ORIGINS | (none) | browser origins allowed to change state (comma-separated) |
+ * | WEBHOOK_* , EVENTS_RETENTION_MS | | webhooks and the event outbox: see webhooks/webhook-settings.ts |
  *
  * Every duration is at most 2^31 − 1 ms: Node's timers cannot hold more.
  */
@@ -52,6 +53,7 @@ import { defaultServerLimits } from './http/server-limits.js';
 import { defaultRenewIntervalMs } from './service/placement.js';
 import { defaultLeaseTtlMs } from './store/files/file-ownership.js';
 import { logFormats, type LogFormat } from './logging/logger.js';
+import { webhookSettings, type WebhookSettings } from './webhooks/webhook-settings.js';
 import { defaultSocketOptions, historySyncModes, type HistorySyncMode } from './whatsapp/socket-options.js';
 
 export { ConfigError, maxTimerMs } from './config-values.js';
@@ -83,6 +85,8 @@ export interface ServiceConfig {
   allowedHosts: string[];
   /** Origins (scheme://host[:port]) allowed to send state-changing requests. */
   allowedOrigins: string[];
+  /** Webhook subscription from the environment, delivery tuning, event retention. */
+  webhooks: WebhookSettings;
 }
 
 const loopback = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -155,6 +159,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     leaseRenewIntervalMs,
     allowedHosts: names(env, 'ALLOWED_HOSTS').map((h) => h.toLowerCase()),
     allowedOrigins,
+    webhooks: webhookSettings(env),
   };
 }
 

@@ -7,8 +7,10 @@
  *   allowedOrigins  browser origins allowed to change state besides the API's own (default none)
  *   bodyLimit       bytes; larger bodies get 413 (default 64 KiB)
  *   limits          timeouts and caps on connections and event streams (default defaultServerLimits)
+ *   events          the fleet's events: /webhooks and GET /events are served when given (default none)
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { EventService } from '../events/event-service.js';
 import type { Logger } from '../logging/logger.js';
 import { createServiceMetrics } from '../metrics/service-metrics.js';
 import type { SessionRegistry } from '../service/registry.js';
@@ -21,7 +23,9 @@ import { guardOrigins } from './origin-guard.js';
 import { docsOpenPaths, documentRoutes, serveDocs } from './openapi.js';
 import { RequestLogController } from './request-log.js';
 import { applyServerLimits, defaultServerLimits, fastifyTimeouts, type ServerLimits } from './server-limits.js';
+import { fleetEventRoutes } from './fleet-events.js';
 import { sessionRoutes } from './session-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
 
 export interface ApiOptions {
   registry: SessionRegistry;
@@ -33,6 +37,7 @@ export interface ApiOptions {
   limits?: Partial<ServerLimits>;
   /** Plugins that add routes (the inspector); their openPaths skip the API key. */
   plugins?: ApiPlugin[];
+  events?: EventService;
 }
 
 export interface ApiPlugin {
@@ -62,8 +67,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   requireApiKey(app, options.apiKey ?? null, openPaths);
 
   app.get('/health', async () => ({ status: 'ok' }));
-  registerMetricsRoute(app, createServiceMetrics(options.registry));
+  const metrics = createServiceMetrics(options.registry);
+  registerMetricsRoute(app, metrics);
   sessionRoutes(app, options.registry);
+  if (options.events) webhookRoutes(app, options.events, metrics.registry);
+  if (options.events) fleetEventRoutes(app, options.events);
   for (const plugin of options.plugins ?? []) await plugin.register(app);
   await serveDocs(app);
   await app.ready();

@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ServiceConfig } from '../config.js';
+import { EventService } from '../events/event-service.js';
 import { buildApi } from '../http/api.js';
 import { InspectionHub } from '../inspector/inspection-hub.js';
 import { inspectorOpenPaths, registerInspector } from '../inspector/inspector-plugin.js';
@@ -91,6 +92,7 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
           },
         })),
   });
+  const events = new EventService({ sessionsDir: config.sessionsDir, registry, node: ownership.holder, settings: config.webhooks, logger });
   const placement = new Placement({ registry, store, ownership, logger, renewIntervalMs: config.leaseRenewIntervalMs });
   let api: FastifyInstance | null = null;
   let stopping: Promise<void> | null = null;
@@ -102,6 +104,7 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
       await placement.stop();
       await api?.close();
       await registry.shutdown();
+      await events.stop();
       await ownership.stop();
       stately?.stop();
     })();
@@ -112,6 +115,7 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
     starting ??= (async () => {
       const step = <T>(work: () => Promise<T>) => (stopping ? Promise.reject(new ServiceStoppedError()) : work());
       await step(() => ownership.start());
+      await step(() => events.start());
       const { restored } = await step(() => registry.load());
       const inspector = { openPaths: inspectorOpenPaths, register: (app: FastifyInstance) => registerInspector(app, registry, hub) };
       api = await step(() =>
@@ -123,11 +127,13 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
           allowedOrigins: config.allowedOrigins,
           plugins: [inspector],
           limits: { maxConnections: config.maxHttpConnections, maxEventStreams: config.maxEventStreams },
+          events,
         }),
       );
       const url = await step(() => api!.listen({ port: config.port, host: config.host }));
       extra.onListening?.(url);
       placement.start();
+      void restored.then(() => events.announceRestored());
       void restored.then((count) => logger.info({ restored: count, store: store.location, holder: ownership.holder }, `${count} session(s) restored`));
       return { registry, api: api!, url, restored, stop };
     })();

@@ -1,0 +1,217 @@
+/**
+ * The outbox on files: `sessions/.outbox/<id>.json`, one file per event, each
+ * written to a temp file, fsynced, renamed into place, and the folder fsynced
+ * once per batch (group commit: appends that arrive while a batch is being
+ * written go together in the next one, so a burst of transitions costs one
+ * folder fsync, not one each). A kill at any instant leaves every event file
+ * whole or absent. Cursors live in `cursors.json` beside them, replaced atomically.
+ *
+ * Every retained event is also kept in memory, in id order, so reads cost no I/O.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readFileIfExists, syncFolder, writeFileAtomic } from '../../store/files/atomic-file.js';
+import { eventIdPattern } from '../event-id.js';
+import type { FleetEvent } from '../fleet-event.js';
+import type { Outbox } from '../outbox.js';
+
+export const outboxFolderName = '.outbox';
+const cursorsFileName = 'cursors.json';
+
+export interface FileOutboxOptions {
+  /** Events every subscription is done with are kept this long for GET /events resume. Default 1 h. */
+  retentionMs?: number;
+}
+
+export const defaultRetentionMs = 60 * 60 * 1000;
+
+interface Pending {
+  events: readonly FleetEvent[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class FileOutbox implements Outbox {
+  readonly folder: string;
+  private readonly retentionMs: number;
+  private events: FleetEvent[] = [];
+  private cursors = new Map<string, string | null>();
+  private pruned: string | null = null;
+  private queue: Pending[] = [];
+  private writing: Promise<void> | null = null;
+  private cursorWrite: Promise<void> = Promise.resolve();
+  private cursorQueued: Promise<void> | null = null;
+  private readonly listeners = new Set<(events: readonly FleetEvent[]) => void>();
+
+  constructor(sessionsDir: string, options: FileOutboxOptions = {}) {
+    this.folder = join(sessionsDir, outboxFolderName);
+    this.retentionMs = options.retentionMs ?? defaultRetentionMs;
+  }
+
+  async open(): Promise<void> {
+    await mkdir(this.folder, { recursive: true, mode: 0o700 });
+    const names = await readdir(this.folder);
+    const loaded: FleetEvent[] = [];
+    for (const name of names) {
+      // A temp file is a write a crash interrupted before its rename: that event was never emitted.
+      if (name.endsWith('.tmp')) {
+        await rm(join(this.folder, name), { force: true });
+        continue;
+      }
+      if (!name.endsWith('.json') || !eventIdPattern.test(name.slice(0, -5))) continue;
+      try {
+        loaded.push(JSON.parse(await readFile(join(this.folder, name), 'utf8')) as FleetEvent);
+      } catch {
+        // Unreadable despite the rename protocol (a disk fault): skip it rather than refuse to start.
+      }
+    }
+    this.events = loaded.sort((a, b) => compare(a.id, b.id));
+    const text = await readFileIfExists(join(this.folder, cursorsFileName));
+    if (text) this.cursors = new Map(Object.entries(JSON.parse(text) as Record<string, string | null>));
+  }
+
+  append(events: readonly FleetEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    const done = new Promise<void>((resolve, reject) => this.queue.push({ events, resolve, reject }));
+    this.writing ??= this.writeBatches();
+    return done;
+  }
+
+  async read(afterId: string | null, limit: number): Promise<FleetEvent[]> {
+    const start = afterId === null ? 0 : firstAbove(this.events, afterId);
+    return this.events.slice(start, start + limit);
+  }
+
+  newestId(): string | null {
+    return this.events.at(-1)?.id ?? null;
+  }
+
+  oldestId(): string | null {
+    return this.events[0]?.id ?? null;
+  }
+
+  prunedThrough(): string | null {
+    return this.pruned;
+  }
+
+  cursor(subscriptionId: string): string | null | undefined {
+    return this.cursors.has(subscriptionId) ? this.cursors.get(subscriptionId)! : undefined;
+  }
+
+  ack(subscriptionId: string, eventId: string | null): Promise<void> {
+    this.cursors.set(subscriptionId, eventId);
+    return this.saveCursors();
+  }
+
+  dropCursor(subscriptionId: string): Promise<void> {
+    this.cursors.delete(subscriptionId);
+    return this.saveCursors();
+  }
+
+  depth(): number {
+    const slowest = this.slowestCursor();
+    if (slowest === undefined) return 0;
+    return this.events.length - (slowest === null ? 0 : firstAbove(this.events, slowest));
+  }
+
+  async prune(now: number): Promise<number> {
+    const slowest = this.slowestCursor();
+    const passedBy = slowest === undefined ? this.events.length : slowest === null ? 0 : firstAbove(this.events, slowest);
+    let count = 0;
+    while (count < passedBy && Date.parse(this.events[count]!.time) < now - this.retentionMs) count += 1;
+    if (count === 0) return 0;
+    const gone = this.events.slice(0, count);
+    this.events = this.events.slice(count);
+    this.pruned = gone.at(-1)!.id;
+    await Promise.all(gone.map((event) => rm(join(this.folder, `${event.id}.json`), { force: true })));
+    return count;
+  }
+
+  async close(): Promise<void> {
+    while (this.writing) await this.writing;
+    await this.cursorWrite;
+  }
+
+  onAppended(listener: (events: readonly FleetEvent[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** undefined: no subscription; null: one that has passed nothing. */
+  private slowestCursor(): string | null | undefined {
+    let slowest: string | undefined;
+    for (const cursor of this.cursors.values()) {
+      if (cursor === null) return null;
+      if (slowest === undefined || compare(cursor, slowest) < 0) slowest = cursor;
+    }
+    return slowest;
+  }
+
+  private async writeBatches(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      const events = batch.flatMap((pending) => pending.events);
+      try {
+        await Promise.all(events.map((event) => this.writeEventFile(event)));
+        await syncFolder(this.folder);
+      } catch (error) {
+        for (const pending of batch) pending.reject(error);
+        continue;
+      }
+      // Ids were made in order and batches are written one at a time, so this keeps the array sorted.
+      this.events.push(...events);
+      for (const pending of batch) pending.resolve();
+      for (const listener of this.listeners) listener(events);
+    }
+    this.writing = null;
+  }
+
+  private async writeEventFile(event: FleetEvent): Promise<void> {
+    const path = join(this.folder, `${event.id}.json`);
+    const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+    const file = await open(temp, 'wx', 0o600);
+    try {
+      await file.writeFile(JSON.stringify(event));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temp, path);
+  }
+
+  /**
+   * One write at a time, each of the whole set as it is when the write starts:
+   * acks that arrive while one is queued share it (a burst of acks is one fsync).
+   */
+  private saveCursors(): Promise<void> {
+    if (this.cursorQueued) return this.cursorQueued;
+    const path = join(this.folder, cursorsFileName);
+    const queued = this.cursorWrite
+      .catch(() => undefined)
+      .then(() => {
+        this.cursorQueued = null;
+        return writeFileAtomic(path, JSON.stringify(Object.fromEntries(this.cursors)));
+      });
+    this.cursorQueued = queued;
+    this.cursorWrite = queued;
+    return queued;
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Index of the first event whose id is above `id` (binary search). */
+function firstAbove(events: readonly FleetEvent[], id: string): number {
+  let low = 0;
+  let high = events.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (events[mid]!.id <= id) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
