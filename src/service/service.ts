@@ -103,8 +103,9 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
       await starting?.catch(() => undefined);
       await placement.stop();
       await api?.close();
-      await registry.shutdown();
+      // Before the sessions stop: a shutdown is the process's, not the sessions' (the next owner announces them).
       await events.stop();
+      await registry.shutdown();
       await ownership.stop();
       stately?.stop();
     })();
