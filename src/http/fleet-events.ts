@@ -24,6 +24,8 @@ interface Query {
 
 /** Events read from the outbox per step of a replay. */
 const replayPageSize = 500;
+/** What a browser's EventSource waits before reconnecting (with Last-Event-ID). */
+const reconnectDelayMs = 2_000;
 
 export function fleetEventRoutes(app: FastifyInstance, events: EventService): void {
   app.get<{ Querystring: Query }>(
@@ -55,6 +57,8 @@ export function fleetEventRoutes(app: FastifyInstance, events: EventService): vo
 
       const { outbox } = events;
       const stream = openEventStream(request, reply);
+      // Sends the headers now (a stream with nothing to replay would otherwise wait for its first event) and sets EventSource's reconnect delay.
+      reply.raw.write(`retry: ${reconnectDelayMs}\n\n`);
       let last = resumeFrom ?? outbox.newestId();
       let replaying = true;
       const held: FleetEvent[] = [];

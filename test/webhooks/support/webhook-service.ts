@@ -3,7 +3,7 @@
  * temp folder, with fake connections that need no WhatsApp: `qr*` users show a
  * QR, every other session opens at once. Retries are in milliseconds.
  */
-import { readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/config.js';
 import { createLogger } from '../../../src/logging/logger.js';
@@ -48,4 +48,10 @@ export async function outboxIds(sessionsDir: string): Promise<string[]> {
     .filter((n) => /^[0-9A-Z]{26}\.json$/.test(n))
     .map((n) => n.slice(0, -5))
     .sort();
+}
+
+/** The events in the outbox folder, in order. */
+export async function outboxEvents(sessionsDir: string): Promise<Array<{ id: string; type: string; userId: string; payload: Record<string, unknown> }>> {
+  const ids = await outboxIds(sessionsDir);
+  return Promise.all(ids.map(async (id) => JSON.parse(await readFile(join(sessionsDir, '.outbox', `${id}.json`), 'utf8')) as never));
 }
