@@ -5,7 +5,7 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { eventTypes } from '../../src/events/fleet-event.js';
-import { assertNoSecretsLogged, removeDir, tempSessionsDir } from '../support/service-harness.js';
+import { assertNoSecretsLogged, removeDir, tempSessionsDir, testApiKey } from '../support/service-harness.js';
 import { waitUntil } from '../support/wait.js';
 import { Receiver, verifiedByReadmeRecipe, type Received } from './support/receiver.js';
 import { outboxIds, startWebhookService, webhookSecret } from './support/webhook-service.js';
@@ -98,6 +98,12 @@ it('receiver down, then up: every event arrives once, in order', async () => {
   await waitUntil(async () => ((await svc.call('GET', '/webhooks')).body[0]?.lastError as { message?: string } | null)?.message !== undefined);
   const emitted = await outboxIds(dir);
   expect(emitted.length).toBeGreaterThanOrEqual(8);
+  const metric = async (name: string) => {
+    const text = await (await fetch(`${svc.service.url}/metrics`, { headers: { authorization: `Bearer ${testApiKey}` } })).text();
+    return Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+  };
+  expect(await metric('wa_vigil_outbox_depth')).toBe(emitted.length);
+  expect(await metric('wa_vigil_webhook_deliveries_total{result="failed"}')).toBeGreaterThan(0);
 
   await receiver.start(receiver.port);
   await waitUntil(() => receiver.unique().length >= emitted.length, 8_000);
@@ -105,6 +111,9 @@ it('receiver down, then up: every event arrives once, in order', async () => {
   expect(arrived.slice(0, emitted.length)).toEqual(emitted);
   expect(new Set(arrived).size).toBe(arrived.length);
   for (const r of receiver.received) expect(verifiedByReadmeRecipe(webhookSecret, r)).toBe(true);
+  await waitUntil(async () => (await metric('wa_vigil_outbox_depth')) === 0);
+  expect(await metric('wa_vigil_webhook_deliveries_total{result="delivered"}')).toBe(receiver.received.length);
+  expect(await metric('wa_vigil_webhook_delivery_seconds_count')).toBeGreaterThan(receiver.received.length);
   const [subscription] = (await svc.call('GET', '/webhooks')).body;
   expect(subscription!.paused).toBeNull();
   expect(subscription).not.toHaveProperty('secret');
