@@ -65,8 +65,8 @@ export class EventService {
     this.source?.detach();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await Promise.all(this.appends);
-    await this.outbox.close();
     await this.dispatcher.stop();
+    await this.outbox.close();
   }
 
   listSubscriptions(): PublicSubscription[] {

@@ -159,7 +159,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       if (!next) {
         // Filtered-out events are passed in memory and saved once idle, not one fsync each.
         position = batch.at(-1)?.id ?? position;
-        if (position !== saved) await this.outbox.ack(id, (saved = position));
+        if (position !== saved) this.saveCursor(id, (saved = position));
         if (batch.length < readBatchSize) await worker.idle();
         continue;
       }
@@ -185,7 +185,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           this.subscriptions.touch(id, now.toISOString());
         }
         position = next.id;
-        await this.outbox.ack(id, (saved = position));
+        this.saveCursor(id, (saved = position));
         failures = 0;
         failingSince = null;
         continue;
@@ -208,6 +208,17 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       }
       await worker.sleep(retryDelayMs(failures, this.options, verdict.retryAfterMs));
     }
+  }
+
+  /**
+   * Not awaited: the next delivery need not wait for the fsync, and saves made
+   * meanwhile coalesce into one. A crash before it lands repeats the last few
+   * deliveries (at least once, receivers deduplicate by id); it never skips one.
+   */
+  private saveCursor(id: string, eventId: string | null): void {
+    this.outbox.ack(id, eventId).catch((error: unknown) => {
+      this.logger.warn({ subscription: id, err: error instanceof Error ? error.message : String(error) }, 'Webhook cursor not saved; deliveries after it may repeat');
+    });
   }
 
   private async pause(subscription: Subscription, reason: string, lastError: Subscription['lastError']): Promise<void> {

@@ -43,14 +43,14 @@ it('concurrent appends become readable in id order; a reopened outbox reads the 
   expect((await outbox.read(null, 1000)).map((e) => e.id)).toEqual(all);
   expect((await outbox.read(all[9]!, 5)).map((e) => e.id)).toEqual(all.slice(10, 15));
 
-  await writeFile(join(outbox.folder, `${ids.next()}.json.abcd1234.tmp`), '{"id": "torn');
+  await writeFile(join(outbox.folder, `${ids.next()}.events.abcd1234.tmp`), '{"id": "torn');
   const reopened = new FileOutbox(dir);
   await reopened.open();
   expect((await reopened.read(null, 1000)).map((e) => e.id)).toEqual(all);
   expect((await readdir(reopened.folder)).some((name) => name.endsWith('.tmp'))).toBe(false);
 });
 
-it('prune removes only events every cursor has passed and older than the retention', async () => {
+it('prune removes only segments whose events every cursor has passed and are older than the retention', async () => {
   const dir = await tempSessionsDir();
   dirs.push(dir);
   const outbox = new FileOutbox(dir, { retentionMs: 60_000 });
@@ -58,7 +58,10 @@ it('prune removes only events every cursor has passed and older than the retenti
   const ids = new EventIdFactory();
   const old = events(ids, 4, new Date(Date.now() - 120_000));
   const recent = events(ids, 2, new Date());
-  await outbox.append([...old, ...recent]);
+  // Three segments: prune deletes whole ones.
+  await outbox.append(old.slice(0, 2));
+  await outbox.append(old.slice(2));
+  await outbox.append(recent);
   await outbox.ack('slow', old[1]!.id);
   await outbox.ack('fast', recent[1]!.id);
   expect(outbox.depth()).toBe(4);

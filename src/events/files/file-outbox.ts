@@ -1,10 +1,12 @@
 /**
- * The outbox on files: `sessions/.outbox/<id>.json`, one file per event, each
- * written to a temp file, fsynced, renamed into place, and the folder fsynced
- * once per batch (group commit: appends that arrive while a batch is being
- * written go together in the next one, so a burst of transitions costs one
- * folder fsync, not one each). A kill at any instant leaves every event file
- * whole or absent. Cursors live in `cursors.json` beside them, replaced atomically.
+ * The outbox on files: `sessions/.outbox/<first id>.events`, one segment file
+ * per batch of appends, one event per line (JSON). A segment is written whole
+ * to a temp file, fsynced, renamed into place, and the folder fsynced, then
+ * never changed: a kill at any instant leaves each segment whole or absent.
+ * Group commit: appends that arrive while a segment is being written go
+ * together into the next one, so a burst of transitions costs one write and
+ * two fsyncs, not two per event. Cursors live in `cursors.json` beside them,
+ * replaced atomically. Prune deletes whole segments.
  *
  * Every retained event is also kept in memory, in id order, so reads cost no I/O.
  */
@@ -17,6 +19,7 @@ import type { FleetEvent } from '../fleet-event.js';
 import type { Outbox } from '../outbox.js';
 
 export const outboxFolderName = '.outbox';
+export const segmentSuffix = '.events';
 const cursorsFileName = 'cursors.json';
 
 export interface FileOutboxOptions {
@@ -36,6 +39,8 @@ export class FileOutbox implements Outbox {
   readonly folder: string;
   private readonly retentionMs: number;
   private events: FleetEvent[] = [];
+  /** The segment files, oldest first, with the id of the last event in each. */
+  private segments: Array<{ name: string; lastId: string }> = [];
   private cursors = new Map<string, string | null>();
   private pruned: string | null = null;
   private queue: Pending[] = [];
@@ -51,22 +56,29 @@ export class FileOutbox implements Outbox {
 
   async open(): Promise<void> {
     await mkdir(this.folder, { recursive: true, mode: 0o700 });
-    const names = await readdir(this.folder);
-    const loaded: FleetEvent[] = [];
+    const names = (await readdir(this.folder)).sort();
     for (const name of names) {
-      // A temp file is a write a crash interrupted before its rename: that event was never emitted.
+      // A temp file is a write a crash interrupted before its rename: those events were never emitted.
       if (name.endsWith('.tmp')) {
         await rm(join(this.folder, name), { force: true });
         continue;
       }
-      if (!name.endsWith('.json') || !eventIdPattern.test(name.slice(0, -5))) continue;
+      if (!name.endsWith(segmentSuffix) || !eventIdPattern.test(name.slice(0, -segmentSuffix.length))) continue;
+      let events: FleetEvent[];
       try {
-        loaded.push(JSON.parse(await readFile(join(this.folder, name), 'utf8')) as FleetEvent);
+        events = (await readFile(join(this.folder, name), 'utf8'))
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as FleetEvent);
       } catch {
-        // Unreadable despite the rename protocol (a disk fault): skip it rather than refuse to start.
+        // Unreadable despite the rename protocol (a disk fault): start without it rather than not at all.
+        continue;
       }
+      if (events.length === 0) continue;
+      this.events.push(...events);
+      this.segments.push({ name, lastId: events.at(-1)!.id });
     }
-    this.events = loaded.sort((a, b) => compare(a.id, b.id));
+    this.events.sort((a, b) => compare(a.id, b.id));
     const text = await readFileIfExists(join(this.folder, cursorsFileName));
     if (text) this.cursors = new Map(Object.entries(JSON.parse(text) as Record<string, string | null>));
   }
@@ -118,13 +130,19 @@ export class FileOutbox implements Outbox {
   async prune(now: number): Promise<number> {
     const slowest = this.slowestCursor();
     const passedBy = slowest === undefined ? this.events.length : slowest === null ? 0 : firstAbove(this.events, slowest);
-    let count = 0;
-    while (count < passedBy && Date.parse(this.events[count]!.time) < now - this.retentionMs) count += 1;
-    if (count === 0) return 0;
-    const gone = this.events.slice(0, count);
+    let prunable = 0;
+    while (prunable < passedBy && Date.parse(this.events[prunable]!.time) < now - this.retentionMs) prunable += 1;
+    if (prunable === 0) return 0;
+    // Whole segments only: the ones whose last event is prunable.
+    const limit = this.events[prunable - 1]!.id;
+    const gone = this.segments.filter((segment) => segment.lastId <= limit);
+    if (gone.length === 0) return 0;
+    const through = gone.at(-1)!.lastId;
+    this.segments = this.segments.slice(gone.length);
+    const count = firstAbove(this.events, through);
     this.events = this.events.slice(count);
-    this.pruned = gone.at(-1)!.id;
-    await Promise.all(gone.map((event) => rm(join(this.folder, `${event.id}.json`), { force: true })));
+    this.pruned = through;
+    await Promise.all(gone.map((segment) => rm(join(this.folder, segment.name), { force: true })));
     return count;
   }
 
@@ -153,32 +171,34 @@ export class FileOutbox implements Outbox {
       const batch = this.queue;
       this.queue = [];
       const events = batch.flatMap((pending) => pending.events);
+      const name = `${events[0]!.id}${segmentSuffix}`;
       try {
-        await Promise.all(events.map((event) => this.writeEventFile(event)));
-        await syncFolder(this.folder);
+        await this.writeSegment(name, events);
       } catch (error) {
         for (const pending of batch) pending.reject(error);
         continue;
       }
-      // Ids were made in order and batches are written one at a time, so this keeps the array sorted.
+      // Ids were made in order and segments are written one at a time, so this keeps the array sorted.
       this.events.push(...events);
+      this.segments.push({ name, lastId: events.at(-1)!.id });
       for (const pending of batch) pending.resolve();
       for (const listener of this.listeners) listener(events);
     }
     this.writing = null;
   }
 
-  private async writeEventFile(event: FleetEvent): Promise<void> {
-    const path = join(this.folder, `${event.id}.json`);
+  private async writeSegment(name: string, events: readonly FleetEvent[]): Promise<void> {
+    const path = join(this.folder, name);
     const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
     const file = await open(temp, 'wx', 0o600);
     try {
-      await file.writeFile(JSON.stringify(event));
+      await file.writeFile(events.map((event) => JSON.stringify(event)).join('\n') + '\n');
       await file.sync();
     } finally {
       await file.close();
     }
     await rename(temp, path);
+    await syncFolder(this.folder);
   }
 
   /**

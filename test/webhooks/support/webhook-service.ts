@@ -41,17 +41,18 @@ export async function startWebhookService(sessionsDir: string, env: Record<strin
   return { service, logs, connection, call };
 }
 
-/** The ids of the events in the outbox folder, in order. */
-export async function outboxIds(sessionsDir: string): Promise<string[]> {
-  const names = await readdir(join(sessionsDir, '.outbox')).catch(() => [] as string[]);
-  return names
-    .filter((n) => /^[0-9A-Z]{26}\.json$/.test(n))
-    .map((n) => n.slice(0, -5))
-    .sort();
+/** The events in the outbox folder (its segment files), in order. */
+export async function outboxEvents(sessionsDir: string): Promise<Array<{ id: string; type: string; userId: string; payload: Record<string, unknown> }>> {
+  const folder = join(sessionsDir, '.outbox');
+  const names = (await readdir(folder).catch(() => [] as string[])).filter((n) => /^[0-9A-Z]{26}\.events$/.test(n));
+  const texts = await Promise.all(names.map((name) => readFile(join(folder, name), 'utf8')));
+  return texts
+    .flatMap((text) => text.split('\n').filter(Boolean))
+    .map((line) => JSON.parse(line) as { id: string; type: string; userId: string; payload: Record<string, unknown> })
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
-/** The events in the outbox folder, in order. */
-export async function outboxEvents(sessionsDir: string): Promise<Array<{ id: string; type: string; userId: string; payload: Record<string, unknown> }>> {
-  const ids = await outboxIds(sessionsDir);
-  return Promise.all(ids.map(async (id) => JSON.parse(await readFile(join(sessionsDir, '.outbox', `${id}.json`), 'utf8')) as never));
+/** The ids of the events in the outbox folder, in order. */
+export async function outboxIds(sessionsDir: string): Promise<string[]> {
+  return (await outboxEvents(sessionsDir)).map((e) => e.id);
 }
