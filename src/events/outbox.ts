@@ -26,7 +26,7 @@ export interface Outbox {
   newestId(): string | null;
   /** The oldest retained id, or null when empty. */
   oldestId(): string | null;
-  /** The highest id pruned so far by this process (a resume from below it has a gap). */
+  /** The highest id ever pruned (a resume from below it has a gap). */
   prunedThrough(): string | null;
   /** The subscription's cursor; undefined when it has none. */
   cursor(subscriptionId: string): string | null | undefined;

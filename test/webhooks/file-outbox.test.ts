@@ -78,4 +78,5 @@ it('prune removes only segments whose events every cursor has passed and are old
   await reopened.open();
   expect(reopened.cursor('slow')).toBe(recent[1]!.id);
   expect(reopened.cursor('nobody')).toBeUndefined();
+  expect(reopened.prunedThrough()).toBe(old[3]!.id);
 });

@@ -82,3 +82,25 @@ it('refuses a malformed Last-Event-ID or filter, naming it', async () => {
   expect(bad.status).toBe(400);
   expect(((await bad.json()) as { message: string }).message).toMatch(/^querystring\.types: /);
 });
+
+it('a Last-Event-ID older than what the outbox keeps is answered with a gap event, then what is kept', async () => {
+  const own = await tempSessionsDir();
+  const before = await startWebhookService(own);
+  await before.call('POST', '/sessions', { userId: 'old' });
+  await waitUntil(async () => (await outboxIds(own)).length >= 2);
+  await before.service.stop();
+  const [oldest] = await outboxIds(own);
+  // Restarted with a retention of 1 ms: the start-up prune removes every delivered (here: unsubscribed) event.
+  const after = await startWebhookService(own, { EVENTS_RETENTION_MS: '1' });
+  try {
+    await waitUntil(async () => !(await outboxIds(own)).includes(oldest!));
+    const client = await openSse(`${after.service.url}/events`, { 'last-event-id': oldest! });
+    streams.push(client);
+    await waitUntil(() => client.messages.length >= 1);
+    expect(client.messages[0]!.event).toBe('gap');
+    expect(client.messages[0]!.data.after).toBe(oldest);
+  } finally {
+    await after.service.stop();
+    await removeDir(own);
+  }
+});

@@ -21,6 +21,8 @@ import type { Outbox } from '../outbox.js';
 export const outboxFolderName = '.outbox';
 export const segmentSuffix = '.events';
 const cursorsFileName = 'cursors.json';
+/** The highest id ever pruned, so a resume from below it is known to have a gap, after restarts too. */
+const prunedFileName = 'pruned.json';
 
 export interface FileOutboxOptions {
   /** Events every subscription is done with are kept this long for GET /events resume. Default 1 h. */
@@ -79,6 +81,8 @@ export class FileOutbox implements Outbox {
       this.segments.push({ name, lastId: events.at(-1)!.id });
     }
     this.events.sort((a, b) => compare(a.id, b.id));
+    const pruned = await readFileIfExists(join(this.folder, prunedFileName));
+    if (pruned) this.pruned = (JSON.parse(pruned) as { through: string }).through;
     const text = await readFileIfExists(join(this.folder, cursorsFileName));
     if (text) this.cursors = new Map(Object.entries(JSON.parse(text) as Record<string, string | null>));
   }
@@ -103,6 +107,7 @@ export class FileOutbox implements Outbox {
     return this.events[0]?.id ?? null;
   }
 
+  /** Kept across restarts. */
   prunedThrough(): string | null {
     return this.pruned;
   }
@@ -142,6 +147,7 @@ export class FileOutbox implements Outbox {
     const count = firstAbove(this.events, through);
     this.events = this.events.slice(count);
     this.pruned = through;
+    await writeFileAtomic(join(this.folder, prunedFileName), JSON.stringify({ through }));
     await Promise.all(gone.map((segment) => rm(join(this.folder, segment.name), { force: true })));
     return count;
   }
