@@ -63,7 +63,8 @@ export class SubscriptionStore {
         lastDeliveredAt: earlier?.lastDeliveredAt ?? null,
       });
     }
-    await this.save();
+    // Nothing to keep, nothing kept: no file appears for a service without webhooks.
+    if (text !== null || fromEnv) await this.save();
   }
 
   list(): Subscription[] {

@@ -47,6 +47,7 @@ export class FileOutbox implements Outbox {
   private pruned: string | null = null;
   private queue: Pending[] = [];
   private writing: Promise<void> | null = null;
+  private made: Promise<unknown> | null = null;
   private cursorWrite: Promise<void> = Promise.resolve();
   private cursorQueued: Promise<void> | null = null;
   private readonly listeners = new Set<(events: readonly FleetEvent[]) => void>();
@@ -57,8 +58,8 @@ export class FileOutbox implements Outbox {
   }
 
   async open(): Promise<void> {
-    await mkdir(this.folder, { recursive: true, mode: 0o700 });
-    const names = (await readdir(this.folder)).sort();
+    // Made on the first write, not here: a service nobody subscribes to and whose sessions never change leaves no trace.
+    const names = (await readdir(this.folder).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)))).sort();
     for (const name of names) {
       // A temp file is a write a crash interrupted before its rename: those events were never emitted.
       if (name.endsWith('.tmp')) {
@@ -147,6 +148,7 @@ export class FileOutbox implements Outbox {
     const count = firstAbove(this.events, through);
     this.events = this.events.slice(count);
     this.pruned = through;
+    await this.ensureFolder();
     await writeFileAtomic(join(this.folder, prunedFileName), JSON.stringify({ through }));
     await Promise.all(gone.map((segment) => rm(join(this.folder, segment.name), { force: true })));
     return count;
@@ -193,7 +195,16 @@ export class FileOutbox implements Outbox {
     this.writing = null;
   }
 
+  private ensureFolder(): Promise<unknown> {
+    this.made ??= mkdir(this.folder, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+      this.made = null;
+      throw error;
+    });
+    return this.made;
+  }
+
   private async writeSegment(name: string, events: readonly FleetEvent[]): Promise<void> {
+    await this.ensureFolder();
     const path = join(this.folder, name);
     const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
     const file = await open(temp, 'wx', 0o600);
@@ -216,8 +227,9 @@ export class FileOutbox implements Outbox {
     const path = join(this.folder, cursorsFileName);
     const queued = this.cursorWrite
       .catch(() => undefined)
-      .then(() => {
+      .then(async () => {
         this.cursorQueued = null;
+        await this.ensureFolder();
         return writeFileAtomic(path, JSON.stringify(Object.fromEntries(this.cursors)));
       });
     this.cursorQueued = queued;
