@@ -13,7 +13,7 @@ import { publicView, SubscriptionStore, type PublicSubscription, type Subscripti
 import type { WebhookSettings } from '../webhooks/webhook-settings.js';
 import { EventIdFactory } from './event-id.js';
 import { FileOutbox } from './files/file-outbox.js';
-import type { FleetEvent } from './fleet-event.js';
+import { visibleTo, type FleetEvent } from './fleet-event.js';
 import type { Outbox } from './outbox.js';
 import { SessionEventSource, type EventSourceRegistry } from './session-events.js';
 
@@ -94,7 +94,10 @@ export class EventService {
   }
 
   /** Never awaited by the caller (a registry listener): the append runs on its own. */
-  private emit(events: FleetEvent[]): void {
+  private emit(fresh: FleetEvent[]): void {
+    // A QR's text reaches the disk only when a subscription will send it somewhere (new subscriptions start from now).
+    const keepQr = this.subscriptions.list().some((subscription) => subscription.includeQr);
+    const events = fresh.map((event) => visibleTo(event, keepQr));
     const append = this.outbox.append(events).catch((error: unknown) => {
       // Types and ids only: a QR's text never reaches the log.
       this.options.logger.error({ err: error instanceof Error ? error.message : String(error), events: events.map((e) => `${e.type} ${e.id}`) }, 'Events could not be stored in the outbox');

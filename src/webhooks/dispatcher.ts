@@ -33,6 +33,8 @@ const readBatchSize = 64;
 
 class Worker {
   stopped = false;
+  /** Cuts the delivery in flight when the worker stops (shutdown, or its subscription deleted). */
+  readonly aborts = new AbortController();
   done: Promise<void> = Promise.resolve();
   /** A notify() that came while the worker was busy: the next idle() returns at once. */
   private signalled = false;
@@ -71,6 +73,7 @@ class Worker {
 
   stop(): void {
     this.stopped = true;
+    this.aborts.abort();
     this.notify();
     this.cancelSleep();
   }
@@ -79,7 +82,6 @@ class Worker {
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private readonly workers = new Map<string, Worker>();
   private readonly slots: Slots;
-  private readonly aborts = new AbortController();
   private stopped = false;
 
   constructor(
@@ -119,6 +121,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     await this.subscriptions.update(id, { paused: null });
     this.logger.info({ subscription: id }, 'Webhook subscription resumed');
     this.spawn(id);
+    this.workers.get(id)?.notify();
   }
 
   /** New events are in the outbox. */
@@ -128,7 +131,6 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.aborts.abort();
     const workers = [...this.workers.values()];
     for (const worker of workers) worker.stop();
     await Promise.all(workers.map((worker) => worker.done));
@@ -152,8 +154,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     let failingSince: number | null = null;
     while (!worker.stopped) {
       const subscription = this.subscriptions.get(id);
-      if (!subscription || subscription.paused) return;
+      if (!subscription) return;
       worker.arm();
+      if (subscription.paused) {
+        // Kept alive while paused, so a resume just wakes it: no second worker can race this one.
+        failures = 0;
+        failingSince = null;
+        await worker.idle();
+        continue;
+      }
       const batch = await this.outbox.read(position, readBatchSize);
       const next = batch.find((event) => wants(subscription.events, event));
       if (!next) {
@@ -170,7 +179,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       }
       const startedAt = performance.now();
       const body = JSON.stringify(visibleTo(next, subscription.includeQr));
-      const attempt = await postEvent(subscription.url, subscription.secret, next.id, body, this.options.timeoutMs, this.aborts.signal).finally(release);
+      const attempt = await postEvent(subscription.url, subscription.secret, next.id, body, this.options.timeoutMs, worker.aborts.signal).finally(release);
       const seconds = (performance.now() - startedAt) / 1000;
       if (worker.stopped && attempt.status === null) return; // aborted by stop(): neither a failure nor a success
       const now = new Date();
@@ -193,7 +202,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       if (verdict.kind === 'gone') {
         this.emit('attempt', 'gone', seconds);
         await this.pause(subscription, 'the receiver answered 410 Gone', lastError);
-        return;
+        continue;
       }
       this.emit('attempt', 'failed', seconds);
       failures += 1;
@@ -204,7 +213,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       await this.subscriptions.update(id, { lastError });
       if (now.getTime() - failingSince >= this.options.retryForMs) {
         await this.pause(subscription, `event ${next.id} failed for ${Math.round((now.getTime() - failingSince) / 1000)} s`, lastError);
-        return;
+        continue;
       }
       await worker.sleep(retryDelayMs(failures, this.options, verdict.retryAfterMs));
     }

@@ -8,7 +8,7 @@ import { eventTypes } from '../../src/events/fleet-event.js';
 import { assertNoSecretsLogged, removeDir, tempSessionsDir, testApiKey } from '../support/service-harness.js';
 import { waitUntil } from '../support/wait.js';
 import { Receiver, verifiedByReadmeRecipe, type Received } from './support/receiver.js';
-import { outboxIds, startWebhookService, webhookSecret } from './support/webhook-service.js';
+import { outboxEvents, outboxIds, startWebhookService, webhookSecret } from './support/webhook-service.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -96,6 +96,11 @@ it('receiver down, then up: every event arrives once, in order', async () => {
   await svc.call('POST', '/sessions/u2/default/stop');
   await svc.call('POST', '/sessions/u3/default/restart');
   await waitUntil(async () => ((await svc.call('GET', '/webhooks')).body[0]?.lastError as { message?: string } | null)?.message !== undefined);
+  await waitUntil(async () => {
+    const stored = await outboxEvents(dir);
+    const opens = stored.filter((e) => e.type === 'session.status' && e.userId === 'u3' && e.payload.state === 'open');
+    return opens.length === 2 && stored.some((e) => e.type === 'session.terminated' && e.userId === 'u2');
+  });
   const emitted = await outboxIds(dir);
   expect(emitted.length).toBeGreaterThanOrEqual(8);
   const metric = async (name: string) => {
