@@ -191,3 +191,22 @@ it('POST /webhooks refuses what it cannot use, naming the field', async () => {
   expect((await svc.call('DELETE', `/webhooks/${made.body.id as string}`)).status).toBe(204);
   expect((await svc.call('GET', '/webhooks')).body).toEqual([]);
 });
+
+it('a receiver failing for the whole retry window pauses the subscription with its last error, keeping the event', async () => {
+  const { dir, receiver } = await setup();
+  receiver.answer = () => ({ status: 503 });
+  const svc = await start(dir, { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: webhookSecret, WEBHOOK_RETRY_FOR_MS: '300' });
+  await svc.call('POST', '/sessions', { userId: 'alice' });
+  await waitUntil(async () => (await svc.call('GET', '/webhooks')).body[0]!.paused !== null);
+  const [paused] = (await svc.call('GET', '/webhooks')).body;
+  expect((paused!.paused as { reason: string }).reason).toMatch(/failed for/);
+  expect(paused!.lastError).toMatchObject({ status: 503, message: 'HTTP 503' });
+  const first = receiver.received[0]!.event.id;
+  // Retried (with backoff) before pausing, always the same first event: order is kept, nothing skipped.
+  expect(receiver.received.length).toBeGreaterThan(2);
+  expect(receiver.received.every((r) => r.event.id === first)).toBe(true);
+  receiver.answer = () => ({ status: 200 });
+  await svc.call('POST', `/webhooks/${paused!.id as string}/resume`);
+  await waitUntil(() => receiver.received.some((r) => r.event.id !== first));
+  expect(receiver.unique()[0]!.event.id).toBe(first);
+});
