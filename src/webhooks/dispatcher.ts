@@ -192,6 +192,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           await this.subscriptions.update(id, { lastError });
         } else {
           this.subscriptions.touch(id, now.toISOString());
+          if (failures > 0) this.logger.info({ subscription: id, receiver: origin(subscription.url), failures }, 'Webhook delivery recovered');
         }
         position = next.id;
         this.saveCursor(id, (saved = position));
