@@ -32,6 +32,7 @@
  * | ALLOWED_ORIGINS | (none) | browser origins allowed to change state (comma-separated) |
  * | DATABASE_URL | (none) | postgres://… : sessions and leases in PostgreSQL (a cluster); unset: files |
  * | ADVERTISE_URL | where it listens | how other nodes reach this node's API (forwarded operations) |
+ * | WEBHOOK_* , EVENTS_RETENTION_MS | | webhooks and the event outbox: see webhooks/webhook-settings.ts |
  *
  * Every duration is at most 2^31 − 1 ms: Node's timers cannot hold more.
  */
@@ -55,6 +56,7 @@ import { defaultRenewIntervalMs } from './service/placement.js';
 import { defaultLeaseTtlMs } from './store/files/file-ownership.js';
 import { defaultPgLeaseTtlMs } from './store/postgres/pg-ownership.js';
 import { logFormats, type LogFormat } from './logging/logger.js';
+import { webhookSettings, type WebhookSettings } from './webhooks/webhook-settings.js';
 import { defaultSocketOptions, historySyncModes, type HistorySyncMode } from './whatsapp/socket-options.js';
 
 export { ConfigError, maxTimerMs } from './config-values.js';
@@ -90,6 +92,8 @@ export interface ServiceConfig {
   allowedHosts: string[];
   /** Origins (scheme://host[:port]) allowed to send state-changing requests. */
   allowedOrigins: string[];
+  /** Webhook subscription from the environment, delivery tuning, event retention. */
+  webhooks: WebhookSettings;
 }
 
 const loopback = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -171,6 +175,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     leaseRenewIntervalMs,
     allowedHosts: names(env, 'ALLOWED_HOSTS').map((h) => h.toLowerCase()),
     allowedOrigins,
+    webhooks: webhookSettings(env),
   };
 }
 

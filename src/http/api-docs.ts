@@ -49,6 +49,31 @@ export const sessionViewSchema = {
   },
 } as const;
 
+export const webhookSchema = {
+  type: 'object',
+  description: 'A webhook subscription (its secret is never returned).',
+  additionalProperties: true,
+  properties: {
+    id: { type: 'string' },
+    url: { type: 'string' },
+    events: nullable({ type: 'array', items: { type: 'string' }, description: 'Event types delivered; null: every type' }),
+    includeQr: { type: 'boolean', description: 'Whether session.qr carries the QR text' },
+    source: { type: 'string', enum: ['env', 'api'] },
+    createdAt: { type: 'string', format: 'date-time' },
+    paused: nullable({ type: 'object', properties: { at: { type: 'string', format: 'date-time' }, reason: { type: 'string' } } }),
+    lastError: nullable({
+      type: 'object',
+      properties: {
+        at: { type: 'string', format: 'date-time' },
+        eventId: { type: 'string' },
+        message: { type: 'string' },
+        status: nullable({ type: 'integer' }),
+      },
+    }),
+    lastDeliveredAt: nullable({ type: 'string', format: 'date-time' }),
+  },
+} as const;
+
 type Responses = Record<string, unknown>;
 
 function errors(...codes: number[]): Responses {
@@ -154,6 +179,31 @@ export const routeDocs: Record<string, RouteDoc> = {
     summary: 'Server-sent events: one `transition` event with the session view per transition',
     tags: ['sessions'],
     response: { 200: text('text/event-stream', 'An endless event stream'), ...sessionErrors },
+  },
+  'POST /webhooks': {
+    summary: 'Subscribe a URL to events, signed with its secret (HMAC-SHA512); the secret is never returned',
+    tags: ['events'],
+    response: { 201: webhookSchema, ...errors(400, 413, 415, ...guarded) },
+  },
+  'GET /webhooks': {
+    summary: 'Every webhook subscription with its state: paused (and why), last error, last delivery',
+    tags: ['events'],
+    response: { 200: { type: 'array', items: webhookSchema }, ...errors(...guarded) },
+  },
+  'DELETE /webhooks/:id': {
+    summary: 'Remove a webhook subscription (its undelivered events are released)',
+    tags: ['events'],
+    response: { 204: { type: 'null', description: 'Deleted' }, ...errors(400, 404, ...guarded) },
+  },
+  'POST /webhooks/:id/resume': {
+    summary: 'Resume a paused subscription from the event it stopped at',
+    tags: ['events'],
+    response: { 200: webhookSchema, ...errors(400, 404, ...guarded) },
+  },
+  'GET /events': {
+    summary: 'Server-sent events for the whole fleet, with `id:` fields; `Last-Event-ID` resumes without gaps',
+    tags: ['events'],
+    response: { 200: text('text/event-stream', 'An endless event stream, one SSE event per fleet event, named by its type'), ...errors(400, ...guarded) },
   },
   'GET /inspector': {
     summary: 'The live statechart page (no key needed; it asks for one)',

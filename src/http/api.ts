@@ -9,9 +9,11 @@
  *   limits          timeouts and caps on connections and event streams (default defaultServerLimits)
  *   cluster         on PostgreSQL: forward operations to the owning node, list the whole cluster (default none)
  *   ready           readiness for /health, e.g. the database answers (default always ready)
+ *   events          the fleet's events: /webhooks and GET /events are served when given (default none)
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { EventService } from '../events/event-service.js';
 import type { Logger } from '../logging/logger.js';
 import { createServiceMetrics } from '../metrics/service-metrics.js';
 import type { SessionRegistry } from '../service/registry.js';
@@ -24,9 +26,11 @@ import { guardOrigins } from './origin-guard.js';
 import { docsOpenPaths, documentRoutes, serveDocs } from './openapi.js';
 import { RequestLogController } from './request-log.js';
 import { applyServerLimits, defaultServerLimits, fastifyTimeouts, type ServerLimits } from './server-limits.js';
+import { fleetEventRoutes } from './fleet-events.js';
 import { sessionRoutes } from './session-routes.js';
 import { clusterRoutes } from './cluster-routes.js';
 import type { Cluster } from '../service/cluster.js';
+import { webhookRoutes } from './webhook-routes.js';
 
 export interface ApiOptions {
   registry: SessionRegistry;
@@ -42,6 +46,7 @@ export interface ApiOptions {
   limits?: Partial<ServerLimits>;
   /** Plugins that add routes (the inspector); their openPaths skip the API key. */
   plugins?: ApiPlugin[];
+  events?: EventService;
 }
 
 export interface ApiPlugin {
@@ -81,6 +86,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   if (stopExtraMetrics) app.addHook('onClose', async () => stopExtraMetrics());
   registerMetricsRoute(app, metrics);
   sessionRoutes(app, options.registry, options.cluster ?? null);
+  if (options.events) webhookRoutes(app, options.events, metrics.registry);
+  if (options.events) fleetEventRoutes(app, options.events);
   for (const plugin of options.plugins ?? []) await plugin.register(app);
   await serveDocs(app);
   await app.ready();

@@ -10,7 +10,8 @@ import { takeEventStreamSlot } from './server-limits.js';
 export const heartbeatMs = 15_000;
 
 export interface EventStream {
-  send(event: string, data: unknown): void;
+  /** `id`, when given, is the event's `id:` line (a client resumes with it as Last-Event-ID). */
+  send(event: string, data: unknown, id?: string): void;
   /** Runs once the client has disconnected. */
   onClose(cleanup: () => void): void;
 }
@@ -25,7 +26,7 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply): E
   const cleanups: Array<() => void> = [() => clearInterval(heartbeat)];
   request.raw.once('close', () => cleanups.forEach((cleanup) => cleanup()));
   return {
-    send: (event, data) => void out.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+    send: (event, data, id) => void out.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
     onClose: (cleanup) => void cleanups.push(cleanup),
   };
 }

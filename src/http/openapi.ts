@@ -52,6 +52,7 @@ export async function documentRoutes(app: FastifyInstance, version: string = pac
         { name: 'sessions', description: 'Create, follow and control sessions' },
         { name: 'pairing', description: 'Link a device by QR or phone number' },
         { name: 'operations', description: 'Health and metrics' },
+        { name: 'events', description: 'Webhooks and the fleet event stream' },
         { name: 'inspector', description: 'The live statechart page and its feeds' },
       ],
     },

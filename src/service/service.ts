@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ServiceConfig } from '../config.js';
+import { EventService } from '../events/event-service.js';
 import { buildApi } from '../http/api.js';
 import { InspectionHub } from '../inspector/inspection-hub.js';
 import { inspectorOpenPaths, registerInspector } from '../inspector/inspector-plugin.js';
@@ -92,6 +93,7 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
           },
         })),
   });
+  const events = new EventService({ sessionsDir: config.sessionsDir, registry, node: ownership.holder, settings: config.webhooks, logger });
   const clustered = backend.postgres !== null;
   // A cluster spreads sessions over its nodes and hands a node that joins its share, two per tick.
   const placement = new Placement({
@@ -116,6 +118,8 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
       await placement.stop();
       await cluster?.stop();
       await api?.close();
+      // Before the sessions stop: a shutdown is the process's, not the sessions' (the next owner announces them).
+      await events.stop();
       await registry.shutdown();
       await ownership.stop().catch((error: unknown) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Leaving the cluster failed'));
       await backend.close();
@@ -129,6 +133,7 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
       const step = <T>(work: () => Promise<T>) => (stopping ? Promise.reject(new ServiceStoppedError()) : work());
       await step(() => backend.open());
       await step(() => ownership.start());
+      await step(() => events.start());
       // In a cluster, placement decides who takes what; one process takes everything free.
       const { restored } = await step(() => registry.load({ take: !clustered }));
       const inspector = { openPaths: inspectorOpenPaths, register: (app: FastifyInstance) => registerInspector(app, registry, hub) };
@@ -144,6 +149,7 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
           cluster,
           ready: backend.ready,
           extraMetrics: (metrics) => registerOwnershipMetrics(metrics, { owned: () => registry.heldLeases().length, events: placement }),
+          events,
         }),
       );
       const url = await step(() => api!.listen({ port: config.port, host: config.host }));
@@ -151,6 +157,7 @@ export function createService(config: ServiceConfig, logger: Logger, extra: Serv
       await step(async () => cluster?.start());
       extra.onListening?.(url);
       placement.start();
+      void restored.then(() => events.announceRestored());
       void restored.then((count) => logger.info({ restored: count, store: store.location, holder: ownership.holder }, `${count} session(s) restored`));
       return { registry, api: api!, url, restored, stop };
     })();
