@@ -22,7 +22,7 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { waitUntil } from '../support/wait.js';
 
 const sessionCount = 90;
-const ttlMs = 3_000;
+const ttlMs = 6_000;
 let sim: WaSimulator;
 let db: TestDatabase;
 /** The nodes reach the database through this proxy, so a test can take the database away. */
@@ -80,7 +80,7 @@ function boot(): ServiceProcess {
   const node = spawnService({
     sessionsDir: dir,
     waUrl: sim.url,
-    env: { DATABASE_URL: nodeDatabaseUrl, LEASE_TTL_MS: String(ttlMs), LEASE_RENEW_MS: '500', MAX_CONCURRENT_CONNECTS: '16' },
+    env: { DATABASE_URL: nodeDatabaseUrl, LEASE_TTL_MS: String(ttlMs), LEASE_RENEW_MS: '1000', MAX_CONCURRENT_CONNECTS: '16' },
   });
   nodes.push(node);
   return node;
