@@ -12,9 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import { PgOwnership } from '../../src/store/postgres/pg-ownership.js';
-import { PostgresSessionStore } from '../../src/store/postgres/pg-session-store.js';
-import { registeredCreds } from '../support/memory-auth.js';
+import { seedPairedSessions } from '../support/pg-seed.js';
 import { testDatabase, type TestDatabase } from '../support/postgres.js';
 import { removeDir, testApiKey } from '../support/service-harness.js';
 import { spawnService, type ServiceProcess } from '../support/service-process.js';
@@ -47,21 +45,7 @@ beforeAll(async () => {
   dbUrl.port = String(proxy.port);
   nodeDatabaseUrl = dbUrl.toString();
   dir = await mkdtemp(join(tmpdir(), 'wa-vigil-cluster-'));
-  // Paired sessions, as `npm run migrate-sessions` would leave them.
-  const seeder = new PgOwnership({ pool: db.pool, holder: 'seeder', ttlMs: 60_000 });
-  const store = new PostgresSessionStore({ pool: db.pool, ownership: seeder });
-  for (let i = 0; i < sessionCount; i++) {
-    const key = { userId: `crm${i % 9}`, sessionId: `s${i}` };
-    await store.create(key);
-    const taken = await seeder.acquire(key);
-    if (!taken.acquired) throw new Error('seeding: lease not acquired');
-    const auth = await store.openAuthState(taken.lease);
-    auth.state.creds.me = registeredCreds(`1555200${String(i).padStart(4, '0')}`, 1).me;
-    await auth.saveCreds();
-    await auth.flush();
-    await store.writeMeta(taken.lease, { ...key, createdAt: new Date().toISOString(), shouldRun: true, terminatedReason: null });
-    await seeder.release(taken.lease);
-  }
+  await seedPairedSessions(db.pool, sessionCount, '1555200');
 }, 120_000);
 
 afterAll(async () => {
