@@ -82,18 +82,27 @@ export function oneOf<T extends string>(env: Env, name: string, choices: readonl
   return text as T;
 }
 
-/** A ws:// or wss:// URL that parses. */
-export function webSocketUrl(env: Env, name: string): string | undefined {
+/**
+ * A URL that parses and has one of `protocols` (e.g. ['ws:', 'wss:']); `shown` is how
+ * the message names them. `echo: false` keeps the value out of the message (a password).
+ */
+export function parsedUrl(env: Env, name: string, protocols: readonly string[], shown: string, echo = true): URL | undefined {
   const text = raw(env, name);
   if (text === undefined) return undefined;
+  const refuse = () => new ConfigError(name, `must be a ${shown} URL${echo ? `, got "${text}"` : ''}`);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new ConfigError(name, `must be a ws:// or wss:// URL, got "${text}"`);
+    throw refuse();
   }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new ConfigError(name, `must be a ws:// or wss:// URL, got "${text}"`);
-  return text;
+  if (!protocols.includes(url.protocol)) throw refuse();
+  return url;
+}
+
+/** A ws:// or wss:// URL that parses. */
+export function webSocketUrl(env: Env, name: string): string | undefined {
+  return parsedUrl(env, name, ['ws:', 'wss:'], 'ws:// or wss://') && raw(env, name);
 }
 
 /** Printable text of 1 to maxLength characters, without control characters. */

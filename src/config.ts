@@ -46,6 +46,7 @@ import {
   integer,
   label,
   oneOf,
+  parsedUrl,
   ratio,
   webSocketUrl,
   writableDirectory,
@@ -134,8 +135,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     throw error;
   }
 
-  const databaseUrl = postgresUrl(env, 'DATABASE_URL');
-  const advertiseUrl = httpUrl(env, 'ADVERTISE_URL');
+  const databaseUrl = parsedUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://', false) ? env.DATABASE_URL! : null;
+  const advertiseUrl = parsedUrl(env, 'ADVERTISE_URL', ['http:', 'https:'], 'http:// or https://')?.origin ?? null;
   // A cluster renews over the network: a longer TTL and a third of it between renews (5 s of 15 s).
   const leaseTtlMs = durationMs(env, 'LEASE_TTL_MS', databaseUrl ? defaultPgLeaseTtlMs : defaultLeaseTtlMs);
   const leaseRenewIntervalMs = durationMs(
@@ -177,34 +178,6 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     allowedOrigins,
     webhooks: webhookSettings(env),
   };
-}
-
-/** A postgres:// URL, checked at start (the password is never echoed). */
-function postgresUrl(env: Env, name: string): string | null {
-  const text = env[name];
-  if (text === undefined || text === '') return null;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ConfigError(name, 'must be a postgres:// URL');
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ConfigError(name, 'must be a postgres:// URL');
-  return text;
-}
-
-/** An http(s):// URL without a path, or null. */
-function httpUrl(env: Env, name: string): string | null {
-  const text = env[name];
-  if (text === undefined || text === '') return null;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ConfigError(name, `must be an http:// or https:// URL, got "${text}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(name, `must be an http:// or https:// URL, got "${text}"`);
-  return url.origin;
 }
 
 /** A comma-separated list; empty when unset. */

@@ -73,7 +73,17 @@ describe('refuses every bad value, naming the variable', () => {
     [{ API_KEY: 'short-key' }, 'API_KEY'],
     [{ API_KEY: 'sixteen chars with spaces' }, 'API_KEY'],
     [{ HOST: '0.0.0.0', API_KEY: ' ' }, 'API_KEY'],
+    [{ DATABASE_URL: 'mysql://wa:secret@db/wa' }, 'DATABASE_URL'],
+    [{ ADVERTISE_URL: 'ftp://node-1' }, 'ADVERTISE_URL'],
+    [{ LEASE_TTL_MS: '3000', LEASE_RENEW_MS: '2000' }, 'LEASE_RENEW_MS'],
+    [{ ALLOWED_ORIGINS: 'crm.example.com' }, 'ALLOWED_ORIGINS'],
   ];
+  it('a bad DATABASE_URL is refused without echoing it (it may hold a password)', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://wa:s3cret-pw@db/wa' })).toThrow('DATABASE_URL: must be a postgres:// URL');
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://wa:s3cret-pw@db/wa' })).not.toThrow(/s3cret-pw/);
+    expect(loadConfig({ DATABASE_URL: 'postgres://wa:pw@db:5432/wa' })).toMatchObject({ leaseTtlMs: 15_000, leaseRenewIntervalMs: 5_000 });
+    expect(loadConfig({})).toMatchObject({ databaseUrl: null, leaseTtlMs: 10_000, leaseRenewIntervalMs: 2_000 });
+  });
   it.each(cases)('%j → %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}: `));
