@@ -6,6 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { SessionPolicy } from '../../machines/session.policy.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { SessionRegistry } from '../../src/service/registry.js';
 import type { SessionAuthState } from '../../src/store/session-store.js';
@@ -46,13 +47,13 @@ beforeEach(async () => {
 });
 afterEach(() => removeDir(dir));
 
-async function registry(connection = createAutoConnection()) {
+async function registry(connection = createAutoConnection(), policy: Partial<SessionPolicy> = {}) {
   const ownership = new FileOwnership(dir, { holder: 'owner-under-test', ttlMs: 60_000 });
   await ownership.start();
   const store = new FailingStore(dir, ownership);
-  const sessions = new SessionRegistry({ store, logger: createLogger({ level: 'debug', destination: logs }), connection: () => connection.logic });
-  await sessions.load();
-  return { sessions, store, ownership, connection };
+  const sessions = new SessionRegistry({ store, logger: createLogger({ level: 'debug', destination: logs }), connection: () => connection.logic, policy });
+  const { restored } = await sessions.load();
+  return { sessions, store, ownership, connection, restored };
 }
 
 it('a credential wipe that fails is logged, and shutdown still gives the session up', async () => {
@@ -92,4 +93,27 @@ it('a session.json write that fails is logged with the session, and an operator 
   await expect(sessions.stop('xena', 'main')).rejects.toThrow('ENOSPC');
   store.failMetaWrites = false;
   await sessions.shutdown();
+});
+
+it('a session that gave up (maxAttempts) keeps shouldRun: the next start of the service retries it', async () => {
+  const hanging = createAutoConnection({ outcome: () => 'hang' });
+  const first = await registry(hanging, { maxReconnectAttempts: 1, reconnectDelaysMs: [1] });
+  await first.sessions.create('yuri', 'main');
+  // Two attempts in a row that reach WhatsApp and are refused before opening: the budget of one is spent.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    await waitUntil(() => first.sessions.get('yuri', 'main').status.startsWith('connecting'));
+    const socket = hanging.sessions.get('yuri/main')!;
+    socket({ type: 'CONNECTION.REACHED' });
+    socket({ type: 'CONNECTION.CLOSED', statusCode: 500, message: 'internal' });
+  }
+  await waitUntil(() => first.sessions.get('yuri', 'main').terminatedReason === 'maxAttempts');
+  await waitUntil(async () => JSON.parse(await readFile(join(dir, 'yuri', 'main', 'session.json'), 'utf8')).terminatedReason === 'maxAttempts');
+  expect(JSON.parse(await readFile(join(dir, 'yuri', 'main', 'session.json'), 'utf8'))).toMatchObject({ shouldRun: true });
+  await first.sessions.shutdown();
+  await first.ownership.stop();
+
+  const second = await registry(createAutoConnection());
+  expect(await second.restored).toBe(1);
+  await waitUntil(() => second.sessions.get('yuri', 'main').state === 'open');
+  await second.sessions.shutdown();
 });
