@@ -7,11 +7,11 @@
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AuthThrottle } from '../../src/http/auth-throttle.js';
 import { defaultServerLimits } from '../../src/http/server-limits.js';
-import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import { LogCapture, removeDir, startTestService, tempSessionsDir, testApiKey } from '../support/service-harness.js';
+import { LogCapture, startTestService, testApiKey } from '../support/service-harness.js';
+import { simulatorPerTest } from '../support/simulator-fixture.js';
 import { waitUntil } from '../support/wait.js';
 
 /** GET /health on a fresh connection; resolves with everything the server sent before closing. */
@@ -49,23 +49,11 @@ describe('AuthThrottle', () => {
 });
 
 describe('against the running service', () => {
-  let sim: WaSimulator;
-  let dir: string;
-  let stop: () => Promise<void> = async () => undefined;
-
-  beforeEach(async () => {
-    sim = await new WaSimulator().start();
-    dir = await tempSessionsDir();
-  });
-  afterEach(async () => {
-    await stop();
-    await sim.stop();
-    await removeDir(dir);
-  });
+  const t = simulatorPerTest();
 
   async function start(env: Record<string, string> = {}, logs = new LogCapture()) {
-    const api = await startTestService({ sim, sessionsDir: dir, env, logs });
-    stop = () => api.service.stop();
+    const api = await startTestService({ sim: t.sim, sessionsDir: t.dir, env, logs });
+    t.stopAfter(() => api.service.stop());
     return api;
   }
 
@@ -160,9 +148,9 @@ describe('against the running service', () => {
     await api.call('POST', '/sessions', { userId: 'ann', sessionId: 'one' });
     await api.call('POST', '/sessions', { userId: 'ann', sessionId: 'two' });
     expect((await api.call('DELETE', '/sessions/ann/one')).status).toBe(204);
-    expect(existsSync(join(dir, 'ann'))).toBe(true);
-    expect(existsSync(join(dir, 'ann', 'one'))).toBe(false);
+    expect(existsSync(join(t.dir, 'ann'))).toBe(true);
+    expect(existsSync(join(t.dir, 'ann', 'one'))).toBe(false);
     expect((await api.call('DELETE', '/sessions/ann/two')).status).toBe(204);
-    expect(existsSync(join(dir, 'ann'))).toBe(false);
+    expect(existsSync(join(t.dir, 'ann'))).toBe(false);
   });
 });

@@ -4,12 +4,12 @@
  * session, and Baileys' expected closes never at error.
  */
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RequestLogController } from '../../src/http/request-log.js';
 import { createLogger, defaultLogFormat } from '../../src/logging/logger.js';
-import { WaSimulator } from '../../src/sim/wa-simulator.js';
 import { baileysLogger } from '../../src/whatsapp/baileys-logger.js';
-import { LogCapture, removeDir, startTestService, tempSessionsDir } from '../support/service-harness.js';
+import { LogCapture, startTestService } from '../support/service-harness.js';
+import { simulatorPerTest } from '../support/simulator-fixture.js';
 
 const isoTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const pinoLevel = { debug: 20, info: 30, warn: 40, error: 50 };
@@ -73,28 +73,16 @@ describe('Baileys’ logger', () => {
 });
 
 describe('the service’s log lines, against the simulator', () => {
-  let sim: WaSimulator;
-  let dir: string;
-  let stop: () => Promise<void> = async () => undefined;
-
-  beforeEach(async () => {
-    sim = await new WaSimulator().start();
-    dir = await tempSessionsDir();
-  });
-  afterEach(async () => {
-    await stop();
-    await sim.stop();
-    await removeDir(dir);
-  });
+  const t = simulatorPerTest();
 
   it('pairing (515) and an operator stop (428) are never logged at error; every session line names its session; no sync warning', async () => {
     const logs = new LogCapture();
-    const api = await startTestService({ sim, sessionsDir: dir, logs, env: { BAILEYS_LOG_LEVEL: 'warn' } });
-    stop = () => api.service.stop();
+    const api = await startTestService({ sim: t.sim, sessionsDir: t.dir, logs, env: { BAILEYS_LOG_LEVEL: 'warn' } });
+    t.stopAfter(() => api.service.stop());
     await api.call('POST', '/sessions', { userId: 'ann', sessionId: 'work' });
     await api.waitForState('ann', 'work', 'connecting.awaitingQr');
     const qr = (await api.call('GET', '/sessions/ann/work/qr?format=raw')).body.qr as unknown as string;
-    sim.scanQr(qr);
+    t.sim.scanQr(qr);
     await api.waitForState('ann', 'work', 'open');
     await api.call('POST', '/sessions/ann/work/stop');
     await api.waitForState('ann', 'work', 'terminated');
@@ -112,8 +100,8 @@ describe('the service’s log lines, against the simulator', () => {
 
   it('requests log one line: debug when fine, info when refused, and never with their query string', async () => {
     const logs = new LogCapture();
-    const api = await startTestService({ sim, sessionsDir: dir, logs });
-    stop = () => api.service.stop();
+    const api = await startTestService({ sim: t.sim, sessionsDir: t.dir, logs });
+    t.stopAfter(() => api.service.stop());
     await api.call('GET', '/health?token=not-for-logs');
     await api.call('GET', '/sessions/nobody/here?token=not-for-logs');
 

@@ -4,25 +4,13 @@
  * the histograms filled in by a real drop and reconnect against the simulator.
  */
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { WaSimulator } from '../../src/sim/wa-simulator.js';
+import { expect, it } from 'vitest';
 import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
-import { removeDir, startTestService, tempSessionsDir } from '../support/service-harness.js';
+import { startTestService } from '../support/service-harness.js';
+import { simulatorPerTest } from '../support/simulator-fixture.js';
 import { waitUntil } from '../support/wait.js';
 
-let sim: WaSimulator;
-let dir: string;
-let stop: () => Promise<void> = async () => undefined;
-
-beforeEach(async () => {
-  sim = await new WaSimulator().start();
-  dir = await tempSessionsDir();
-});
-afterEach(async () => {
-  await stop();
-  await sim.stop();
-  await removeDir(dir);
-});
+const t = simulatorPerTest();
 
 function family(families: MetricFamily[], name: string): MetricFamily {
   const found = families.find((f) => f.name === name);
@@ -34,9 +22,9 @@ const value = (families: MetricFamily[], name: string, labels: Record<string, st
 const histogramCount = (families: MetricFamily[], name: string) => Number(family(families, name).metrics[0]?.count ?? 0);
 
 it('after a drop and a reconnect: process metrics, states, counters and every histogram', async () => {
-  await writeBaileysAuthFolder(dir, 'fay', 'main', '15550007777');
-  const api = await startTestService({ sim, sessionsDir: dir, env: { KEEPALIVE_INTERVAL_MS: '100' } });
-  stop = () => api.service.stop();
+  await writeBaileysAuthFolder(t.dir, 'fay', 'main', '15550007777');
+  const api = await startTestService({ sim: t.sim, sessionsDir: t.dir, env: { KEEPALIVE_INTERVAL_MS: '100' } });
+  t.stopAfter(() => api.service.stop());
   const scrape = async () => {
     const res = await api.call('GET', '/metrics');
     expect(res.status).toBe(200);
@@ -45,7 +33,7 @@ it('after a drop and a reconnect: process metrics, states, counters and every hi
   };
 
   await api.waitForState('fay', 'main', 'open');
-  sim.closeAll();
+  t.sim.closeAll();
   await api.waitForState('fay', 'main', 'backingOff');
   await api.waitForState('fay', 'main', 'open');
   await waitUntil(async () => histogramCount(await scrape(), 'wa_vigil_probe_round_trip_seconds') > 0);

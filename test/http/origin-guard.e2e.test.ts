@@ -5,24 +5,12 @@
  * Clients that are not browsers keep working.
  */
 import { request } from 'node:http';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { WaSimulator } from '../../src/sim/wa-simulator.js';
+import { expect, it } from 'vitest';
 import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
-import { removeDir, startTestService, tempSessionsDir, testApiKey } from '../support/service-harness.js';
+import { startTestService, testApiKey } from '../support/service-harness.js';
+import { simulatorPerTest } from '../support/simulator-fixture.js';
 
-let sim: WaSimulator;
-let dir: string;
-let stop: () => Promise<void>;
-
-beforeEach(async () => {
-  sim = await new WaSimulator().start();
-  dir = await tempSessionsDir();
-});
-afterEach(async () => {
-  await stop();
-  await sim.stop();
-  await removeDir(dir);
-});
+const t = simulatorPerTest();
 
 function send(url: string, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
   const { port } = new URL(url);
@@ -38,9 +26,9 @@ function send(url: string, method: string, path: string, headers: Record<string,
 }
 
 it('without an API key: a cross-site POST is 403 and logs nobody out; a rebinding Host is 403; curl still works', async () => {
-  await writeBaileysAuthFolder(dir, 'alice', 'default', '15550006001', 1);
-  const api = await startTestService({ sim, sessionsDir: dir, env: { API_KEY: '' } });
-  stop = () => api.service.stop();
+  await writeBaileysAuthFolder(t.dir, 'alice', 'default', '15550006001', 1);
+  const api = await startTestService({ sim: t.sim, sessionsDir: t.dir, env: { API_KEY: '' } });
+  t.stopAfter(() => api.service.stop());
   await api.waitForState('alice', 'default', 'open');
   const host = new URL(api.service.url).host;
 
@@ -63,8 +51,8 @@ it('without an API key: a cross-site POST is 403 and logs nobody out; a rebindin
 });
 
 it('ALLOWED_ORIGINS lets a named dashboard change state; other origins stay refused', async () => {
-  const api = await startTestService({ sim, sessionsDir: dir, env: { ALLOWED_ORIGINS: 'https://crm.example.com' } });
-  stop = () => api.service.stop();
+  const api = await startTestService({ sim: t.sim, sessionsDir: t.dir, env: { ALLOWED_ORIGINS: 'https://crm.example.com' } });
+  t.stopAfter(() => api.service.stop());
   const host = new URL(api.service.url).host;
   const auth = { authorization: `Bearer ${testApiKey}`, 'content-type': 'application/json', host };
   const allowed = await send(api.service.url, 'POST', '/sessions', { ...auth, origin: 'https://crm.example.com' }, JSON.stringify({ userId: 'bob' }));
