@@ -33,6 +33,8 @@ import { fromCallback } from 'xstate';
 import type { ConnectionCommand, ConnectionEvent, ConnectionInput } from '../../machines/session.events.js';
 import type { Logger } from '../logging/logger.js';
 import { baileysLogger } from './baileys-logger.js';
+// Side effect: Baileys' certificate checks remember what they verified (reconnect CPU).
+import './certificate-verify-cache.js';
 import { defaultDeadLinkProbeTimeoutMs, LinkWatch } from './link-watch.js';
 import { publishProbeRoundTrip } from './probe-channel.js';
 import { RecentMessageStore } from './message-store.js';
