@@ -100,8 +100,11 @@ async function handle(sim: WaSimulator, req: IncomingMessage): Promise<unknown> 
 }
 
 function state(sim: WaSimulator) {
+  const cpu = process.cpuUsage();
   return {
     url: sim.url,
+    /** This process's CPU so far (benchmarks charge the server's share of a reconnect with it). */
+    cpuMs: (cpu.user + cpu.system) / 1000,
     counters: sim.counters,
     rejectUpgrades: sim.rejectUpgrades,
     behaviour: sim.behaviour,
