@@ -35,10 +35,12 @@ async function settle(): Promise<void> {
 
 let heapBefore = 0;
 let rssBefore = 0;
+let externalBefore = 0;
 const baseline = async () => {
   await settle();
   heapBefore = heapUsed();
   rssBefore = rss();
+  externalBefore = process.memoryUsage().external;
 };
 
 if (mode === 'vigil') {
@@ -90,6 +92,8 @@ process.stdout.write(
     sessions: count,
     heapPerSessionKB: Number(((heapUsed() - heapBefore) / count / 1024).toFixed(1)),
     rssPerSessionKB: Number(((rss() - rssBefore) / count / 1024).toFixed(1)),
+    externalPerSessionKB: Number(((process.memoryUsage().external - externalBefore) / count / 1024).toFixed(1)),
+    heapTotalMB: Number((process.memoryUsage().heapTotal / 2 ** 20).toFixed(1)),
   }) + '\n',
 );
 await rm(sessionsDir, { recursive: true, force: true });

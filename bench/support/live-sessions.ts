@@ -22,6 +22,7 @@ export interface LiveSessionsOptions {
   /** One admission shared by every session (as the service's fleet does); built from maxConcurrentConnects when absent. */
   admission?: ConnectAdmission;
   staleLinkAfterMs?: number;
+  deadLinkProbeTimeoutMs?: number;
   /** Phone numbers start here, so runs in one simulator do not collide. */
   phoneBase?: number;
 }
@@ -37,6 +38,7 @@ export function startLiveSessions(options: LiveSessionsOptions): Actor<SessionMa
       socketOptions,
       baileysLogger: pino({ level: 'silent' }),
       staleLinkAfterMs: options.staleLinkAfterMs ?? defaultStaleLinkAfterMs(socketOptions),
+      ...(options.deadLinkProbeTimeoutMs === undefined ? {} : { deadLinkProbeTimeoutMs: options.deadLinkProbeTimeoutMs }),
       ...(admission ? { admission } : {}),
     });
     return sessionMachine.provide({ actors: { connection } });
