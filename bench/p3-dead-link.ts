@@ -103,14 +103,14 @@ const watched = startLiveSessions({
   },
 });
 await allReach(watched, 'open');
-/** Links given up on (backingOff, or any other way out of open and degraded): each is a false positive. */
+/** Links given up on (entries into backingOff or terminated): each is a false positive. */
 let disconnects = 0;
 let degradedEntries = 0;
 for (const actor of watched) {
   let previous = 'open';
   actor.subscribe((s) => {
     const state = typeof s.value === 'string' ? s.value : Object.keys(s.value)[0]!;
-    if (state !== previous && state !== 'open' && state !== 'degraded') disconnects += 1;
+    if (state !== previous && (state === 'backingOff' || state === 'terminated')) disconnects += 1;
     if (state === 'degraded' && previous !== 'degraded') degradedEntries += 1;
     previous = state;
   });
