@@ -36,11 +36,13 @@ async function settle(): Promise<void> {
 let heapBefore = 0;
 let rssBefore = 0;
 let externalBefore = 0;
+let heapTotalBefore = 0;
 const baseline = async () => {
   await settle();
   heapBefore = heapUsed();
   rssBefore = rss();
   externalBefore = process.memoryUsage().external;
+  heapTotalBefore = process.memoryUsage().heapTotal;
 };
 
 if (mode === 'vigil') {
@@ -94,6 +96,8 @@ process.stdout.write(
     rssPerSessionKB: Number(((rss() - rssBefore) / count / 1024).toFixed(1)),
     externalPerSessionKB: Number(((process.memoryUsage().external - externalBefore) / count / 1024).toFixed(1)),
     heapTotalMB: Number((process.memoryUsage().heapTotal / 2 ** 20).toFixed(1)),
+    /** Heap V8 committed per session (used or not): what RSS follows. */
+    heapCommittedPerSessionKB: Number(((process.memoryUsage().heapTotal - heapTotalBefore) / count / 1024).toFixed(1)),
   }) + '\n',
 );
 await rm(sessionsDir, { recursive: true, force: true });
