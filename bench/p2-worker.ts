@@ -1,51 +1,104 @@
 /**
- * One side of P2, in its own process: open N sessions either through wa-vigil
- * (session actor + connection actor) or as raw makeWASocket clients, then
- * report heap and RSS per open session. Both keep credentials in memory.
+ * One side of P2, in its own process. Both sides: credentials in Baileys'
+ * multi-file folders on disk, wa-vigil's Baileys config, 8 handshakes at a time,
+ * one session opened first so one-time lazy setup is not charged to the N.
+ *
+ *   vigil  the service itself (startService: file store, registry with its one
+ *          provided machine, inspector hub, metrics, Fastify, pino to a discarding
+ *          destination); the N folders are adopted as a second process's would be
+ *   raw    makeWASocket + useMultiFileAuthState per folder
+ *
+ * Reports heap and RSS per open session after a forced GC.
  *
  *   node --expose-gc --import tsx bench/p2-worker.ts vigil|raw <N> <simulator url> <phone base>
  */
-import makeWASocket from '@whiskeysockets/baileys';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import makeWASocket, { useMultiFileAuthState } from '@whiskeysockets/baileys';
 import { pino } from 'pino';
-import { memoryAuth, registeredCreds } from '../test/support/memory-auth.js';
-import { allReach, startLiveSessions } from './support/live-sessions.js';
+import { writeBaileysAuthFolder } from '../test/support/baileys-folder.js';
 import { forceGc, heapUsed, rss } from './support/measure.js';
 
 const [mode, countText, url, phoneBaseText] = process.argv.slice(2);
 const count = Number(countText);
 const phoneBase = Number(phoneBaseText);
+const concurrency = 8; // MAX_CONCURRENT_CONNECTS default, on both sides
+const sessionsDir = await mkdtemp(join(tmpdir(), 'wa-vigil-p2-'));
+const keys = Array.from({ length: count }, (_, i) => ({ userId: `m${phoneBase + i}`, sessionId: 'main' }));
 
-// Load everything once before the baseline, so module code is not counted per session.
-const warm = mode === 'vigil' ? startLiveSessions({ url: url!, count: 1, phoneBase: phoneBase - 1 }) : null;
-if (warm) await allReach(warm, 'open');
-await new Promise((resolve) => setTimeout(resolve, 500));
-forceGc();
-const heapBefore = heapUsed();
-const rssBefore = rss();
-
-const keep: unknown[] = [];
-if (mode === 'vigil') {
-  const actors = startLiveSessions({ url: url!, count, phoneBase, maxConcurrentConnects: 8 });
-  await allReach(actors, 'open');
-  keep.push(actors);
-} else {
-  const opened = [];
-  for (let i = 0; i < count; i++) {
-    const auth = memoryAuth(registeredCreds(String(phoneBase + i), 1));
-    const sock = makeWASocket({ auth: auth.state, waWebSocketUrl: url!, logger: pino({ level: 'silent' }) as never });
-    opened.push(new Promise<void>((resolve) => sock.ev.on('connection.update', (u) => u.connection === 'open' && resolve())));
-    keep.push(sock);
-  }
-  await Promise.all(opened);
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  forceGc();
 }
-await new Promise((resolve) => setTimeout(resolve, 2_000));
-forceGc();
+
+let heapBefore = 0;
+let rssBefore = 0;
+let externalBefore = 0;
+let heapTotalBefore = 0;
+const baseline = async () => {
+  await settle();
+  heapBefore = heapUsed();
+  rssBefore = rss();
+  externalBefore = process.memoryUsage().external;
+  heapTotalBefore = process.memoryUsage().heapTotal;
+};
+
+if (mode === 'vigil') {
+  const { loadConfig } = await import('../src/config.js');
+  const { createLogger } = await import('../src/logging/logger.js');
+  const { startService } = await import('../src/service/service.js');
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+  await writeBaileysAuthFolder(sessionsDir, 'warm', 'main', String(phoneBase - 1), 1);
+  const config = loadConfig({ PORT: '0', SESSIONS_DIR: sessionsDir, WA_WS_URL: url!, LOG_FORMAT: 'json', LEASE_TTL_MS: '600000', LEASE_RENEW_MS: '300000' });
+  const service = await startService(config, createLogger({ level: config.logLevel, format: 'json', destination: discard }));
+  const allOpen = (n: number) =>
+    new Promise<void>((resolve) => {
+      const check = () => service.registry.list().filter((s) => s.state === 'open').length >= n && resolve();
+      service.registry.on('transition', check);
+      check();
+    });
+  await allOpen(1);
+  for (const [i, key] of keys.entries()) await writeBaileysAuthFolder(sessionsDir, key.userId, key.sessionId, String(phoneBase + i), 1);
+  await baseline();
+  for (const key of keys) void service.registry.adopt(key);
+  await allOpen(count + 1);
+} else {
+  const { resolveSocketOptions, toBaileysConfig } = await import('../src/whatsapp/socket-options.js');
+  const config = toBaileysConfig(resolveSocketOptions({ waWebSocketUrl: url! }));
+  const silent = pino({ level: 'silent' });
+  const keep: unknown[] = [];
+  const open = async (folder: string) => {
+    const { state, saveCreds } = await useMultiFileAuthState(folder);
+    const sock = makeWASocket({ ...config, auth: state, logger: silent as never });
+    sock.ev.on('creds.update', saveCreds);
+    keep.push(sock);
+    await new Promise<void>((resolve) => sock.ev.on('connection.update', (u) => u.connection === 'open' && resolve()));
+  };
+  await open(await writeBaileysAuthFolder(sessionsDir, 'warm', 'main', String(phoneBase - 1), 1));
+  const folders: string[] = [];
+  for (const [i, key] of keys.entries()) folders.push(await writeBaileysAuthFolder(sessionsDir, key.userId, key.sessionId, String(phoneBase + i), 1));
+  await baseline();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < folders.length) await open(folders[next++]!);
+    }),
+  );
+}
+await settle();
 process.stdout.write(
   JSON.stringify({
     mode,
     sessions: count,
     heapPerSessionKB: Number(((heapUsed() - heapBefore) / count / 1024).toFixed(1)),
     rssPerSessionKB: Number(((rss() - rssBefore) / count / 1024).toFixed(1)),
+    externalPerSessionKB: Number(((process.memoryUsage().external - externalBefore) / count / 1024).toFixed(1)),
+    heapTotalMB: Number((process.memoryUsage().heapTotal / 2 ** 20).toFixed(1)),
+    /** Heap V8 committed per session (used or not): what RSS follows. */
+    heapCommittedPerSessionKB: Number(((process.memoryUsage().heapTotal - heapTotalBefore) / count / 1024).toFixed(1)),
   }) + '\n',
 );
+await rm(sessionsDir, { recursive: true, force: true });
 process.exit(0);

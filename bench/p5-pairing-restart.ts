@@ -41,11 +41,13 @@ for (let i = 0; i < pairings; i++) {
   actor.stop();
 }
 await sim.stop();
+const scanToOpenMedianMs = Math.round(median(times));
 report('P5 pairing restart', {
   pairings,
-  scanToOpenMedianMs: Math.round(median(times)),
+  scanToOpenMedianMs,
   scanToOpenMaxMs: Math.round(Math.max(...times)),
   backoffsSeen: backoffs,
-  goals: { scanToOpenMs: 1_000 },
+  goals: { scanToOpenMedianMs: 1_000, backoffsSeen: 0 },
+  met: { scanToOpenMedianMs: scanToOpenMedianMs <= 1_000, backoffsSeen: backoffs === 0 },
 });
 process.exit(0);

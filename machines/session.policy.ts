@@ -21,7 +21,11 @@ export interface SessionPolicy {
   milestoneIntervalMs: number;
   /** An `open` that lasts this long resets the attempt counter; a shorter one is a flap. */
   stableAfterMs: number;
-  /** How long the connection waits for a probe's answer before reporting PING.FAILED. */
+  /**
+   * How long the connection waits for a probe's answer before reporting PING.FAILED.
+   * 12 s, as the link watch's probe: an answer up to 10 s late still counts (at 10 s,
+   * every probe of a slow-but-alive server failed and degraded led to backingOff).
+   */
   probeTimeoutMs: number;
   /** While degraded, probe this often to learn whether the link came back. */
   degradedProbeIntervalMs: number;
@@ -43,7 +47,7 @@ export const defaultSessionPolicy: Readonly<SessionPolicy> = Object.freeze({
   healthCheckIntervalMs: 300_000,
   milestoneIntervalMs: 3_600_000,
   stableAfterMs: 60_000,
-  probeTimeoutMs: 10_000,
+  probeTimeoutMs: 12_000,
   degradedProbeIntervalMs: 10_000,
   degradedTimeoutMs: 30_000,
   connectDeadlineMs: 75_000,

@@ -13,31 +13,41 @@ import { memoryAuth, registeredCreds } from '../../test/support/memory-auth.js';
 
 export interface LiveSessionsOptions {
   url: string;
+  /** Several simulators: session i connects to urls[i % length] (overrides url). */
+  urls?: string[];
   count: number;
   policy?: Partial<SessionPolicy>;
   socket?: Partial<WhatsAppSocketOptions>;
   maxConcurrentConnects?: number;
+  /** One admission shared by every session (as the service's fleet does); built from maxConcurrentConnects when absent. */
+  admission?: ConnectAdmission;
   staleLinkAfterMs?: number;
+  deadLinkProbeTimeoutMs?: number;
   /** Phone numbers start here, so runs in one simulator do not collide. */
   phoneBase?: number;
 }
 
 export function startLiveSessions(options: LiveSessionsOptions): Actor<SessionMachine>[] {
   const auths = new Map<string, ReturnType<typeof memoryAuth>>();
-  const socketOptions = resolveSocketOptions({ waWebSocketUrl: options.url, ...options.socket });
-  const connection = createConnectionLogic({
-    openAuthState: async (userId) => auths.get(userId)!,
-    socketOptions,
-    baileysLogger: pino({ level: 'silent' }),
-    staleLinkAfterMs: options.staleLinkAfterMs ?? defaultStaleLinkAfterMs(socketOptions),
-    ...(options.maxConcurrentConnects ? { admission: new ConnectAdmission(options.maxConcurrentConnects) } : {}),
+  const admission = options.admission ?? (options.maxConcurrentConnects ? new ConnectAdmission(options.maxConcurrentConnects) : undefined);
+  const urls = options.urls ?? [options.url];
+  const machines = urls.map((url) => {
+    const socketOptions = resolveSocketOptions({ waWebSocketUrl: url, ...options.socket });
+    const connection = createConnectionLogic({
+      openAuthState: async (userId) => auths.get(userId)!,
+      socketOptions,
+      baileysLogger: pino({ level: 'silent' }),
+      staleLinkAfterMs: options.staleLinkAfterMs ?? defaultStaleLinkAfterMs(socketOptions),
+      ...(options.deadLinkProbeTimeoutMs === undefined ? {} : { deadLinkProbeTimeoutMs: options.deadLinkProbeTimeoutMs }),
+      ...(admission ? { admission } : {}),
+    });
+    return sessionMachine.provide({ actors: { connection } });
   });
-  const machine = sessionMachine.provide({ actors: { connection } });
   const base = options.phoneBase ?? 15551000000;
   return Array.from({ length: options.count }, (_, i) => {
     const userId = `b${base + i}`;
     auths.set(userId, memoryAuth(registeredCreds(String(base + i), 1)));
-    return createActor(machine, { input: { userId, sessionId: 'main', policy: options.policy } }).start();
+    return createActor(machines[i % machines.length]!, { input: { userId, sessionId: 'main', policy: options.policy } }).start();
   });
 }
 

@@ -9,7 +9,7 @@ export interface SimProcess {
   url: string;
   controlUrl: string;
   fault(name: string, body?: unknown): Promise<{ affected: number }>;
-  state(): Promise<{ counters: Record<string, number>; connections: Array<{ id: number; phase: string }> }>;
+  state(): Promise<{ cpuMs: number; counters: Record<string, number>; connections: Array<{ id: number; phase: string }> }>;
   stop(): void;
 }
 

@@ -42,6 +42,8 @@ export class SessionRegistry extends EventEmitter {
   readonly fleet: Fleet;
   readonly ownership: Ownership;
   private readonly owners = new Map<string, SessionOwner>();
+  /** watch() listeners by session key. */
+  private readonly watchers = new Map<string, Set<(view: SessionView) => void>>();
   private readonly env: OwnerEnvironment;
   private readonly closing = new AbortController();
 
@@ -173,12 +175,17 @@ export class SessionRegistry extends EventEmitter {
 
   /** Calls `listener` with the session's view on each of its transitions; returns the way to stop. */
   watch(userId: unknown, sessionId: unknown, listener: (view: SessionView) => void): () => void {
-    const { key } = this.find(userId, sessionId);
-    const onTransition = (view: SessionView) => {
-      if (view.userId === key.userId && view.sessionId === key.sessionId) listener(view);
+    // Kept per session: a transition reaches its own session's watchers only, so one
+    // event stream per session costs O(1) per transition, not O(streams).
+    const id = keyString(this.find(userId, sessionId).key);
+    let listeners = this.watchers.get(id);
+    if (!listeners) this.watchers.set(id, (listeners = new Set()));
+    const mine = listeners;
+    mine.add(listener);
+    return () => {
+      mine.delete(listener);
+      if (mine.size === 0 && this.watchers.get(id) === mine) this.watchers.delete(id);
     };
-    this.on('transition', onTransition);
-    return () => this.off('transition', onTransition);
   }
 
   /** Every owner of the process (placement walks them). */
@@ -226,7 +233,10 @@ export class SessionRegistry extends EventEmitter {
 
   private news(owner: SessionOwner, snapshot: SnapshotFrom<SessionMachine> | null): void {
     if (snapshot) this.fleet.observe(owner, snapshot);
-    this.emit('transition', owner.view());
+    const view = owner.view();
+    this.emit('transition', view);
+    const watchers = this.watchers.get(keyString(owner.key));
+    if (watchers) for (const listener of [...watchers]) listener(view);
   }
 
   private forget(owner: SessionOwner): void {

@@ -6,13 +6,14 @@
  *   POST /faults/<fault>             {connection?: id, code?: n}; fault is one of
  *        close · reset · blackhole · deafen · stream-error · unknown-stream-error ·
  *        failure · conflict · downgrade      (no connection id: every open one)
- *   PUT  /behaviour                  {noHandshakeReply?, withholdLogin?, loginDelayMs?, replyDelayMs?, qrRefCount?, rejectUpgrades?}
+ *   PUT  /behaviour                  {noHandshakeReply?, withholdLogin?, loginDelayMs?, replyDelayMs?, qrRefCount?, certificate?, rejectUpgrades?}
  *   POST /scan                       {qr, phone?}: a phone scans a QR
  *   POST /unlink                     {jid}: the phone unlinks a device
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { certificateVariants, type CertificateVariant } from './certificates.js';
 import type { SimulatedConnection } from './simulated-connection.js';
 import type { WaSimulator } from './wa-simulator.js';
 
@@ -71,6 +72,9 @@ async function handle(sim: WaSimulator, req: IncomingMessage): Promise<unknown> 
     for (const [key, value] of Object.entries(behaviour)) {
       if (!(key in sim.behaviour)) throw new HttpError(400, `behaviour: unknown field ${key}`);
       if (typeof value !== typeof sim.behaviour[key as keyof typeof sim.behaviour]) throw new HttpError(400, `behaviour.${key}: wrong type`);
+      if (key === 'certificate' && !certificateVariants.includes(value as CertificateVariant)) {
+        throw new HttpError(400, `behaviour.certificate: one of ${certificateVariants.join(', ')}`);
+      }
     }
     Object.assign(sim.behaviour, behaviour);
     if (typeof rejectUpgrades === 'boolean') sim.rejectUpgrades = rejectUpgrades;
@@ -96,8 +100,11 @@ async function handle(sim: WaSimulator, req: IncomingMessage): Promise<unknown> 
 }
 
 function state(sim: WaSimulator) {
+  const cpu = process.cpuUsage();
   return {
     url: sim.url,
+    /** This process's CPU so far (benchmarks charge the server's share of a reconnect with it). */
+    cpuMs: (cpu.user + cpu.system) / 1000,
     counters: sim.counters,
     rejectUpgrades: sim.rejectUpgrades,
     behaviour: sim.behaviour,

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { decodeBinaryNode, encodeBinaryNode, proto, type BinaryNode } from '@whiskeysockets/baileys';
 import type { WebSocket } from 'ws';
-import type { NoiseIdentity } from './certificates.js';
+import type { CertificateVariant, NoiseIdentity } from './certificates.js';
 import { encodeFrame, FrameReader, generateKeyPair, NoiseHandshakeState, sharedKey, type NoiseTransport } from './noise-server.js';
 import { buildPairSuccess, type LinkedDevice, type ScannedQr } from './phone.js';
 
@@ -32,6 +32,8 @@ export interface SimulatorBehaviour {
   qrRefCount: number;
   /** Log in devices the simulator has never seen (fabricated or imported credentials). */
   acceptUnknownDevices: boolean;
+  /** The Noise certificate chain presented: 'valid', or tampered (see certificates.ts). */
+  certificate: CertificateVariant;
 }
 
 export const defaultBehaviour: SimulatorBehaviour = {
@@ -41,6 +43,7 @@ export const defaultBehaviour: SimulatorBehaviour = {
   replyDelayMs: 0,
   qrRefCount: 6,
   acceptUnknownDevices: true,
+  certificate: 'valid',
 };
 
 /** What a connection asks of the simulator it belongs to. */
@@ -194,7 +197,7 @@ export class SimulatedConnection extends EventEmitter {
       handshake.mixIntoKey(sharedKey(this.serverEphemeral.private, clientEphemeral));
       const staticEncrypted = handshake.encrypt(this.identity.staticKeyPair.public);
       handshake.mixIntoKey(sharedKey(this.identity.staticKeyPair.private, clientEphemeral));
-      const payloadEncrypted = handshake.encrypt(this.identity.certChain);
+      const payloadEncrypted = handshake.encrypt(this.identity.certChains[this.behaviour.certificate]);
       const hello = proto.HandshakeMessage.encode({
         serverHello: { ephemeral: this.serverEphemeral.public, static: staticEncrypted, payload: payloadEncrypted },
       }).finish();

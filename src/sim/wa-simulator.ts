@@ -96,6 +96,11 @@ export class WaSimulator extends EventEmitter {
     return `ws://${host}:${address.port}/ws/chat`;
   }
 
+  /** The encoded Noise certificate chain new connections are shown (behaviour.certificate picks it). */
+  get presentedCertChain(): Uint8Array {
+    return this.identity.certChains[this.behaviour.certificate];
+  }
+
   /** Connections still open, oldest first. */
   get openConnections(): SimulatedConnection[] {
     return [...this.connections.values()].filter((c) => c.isOpen);

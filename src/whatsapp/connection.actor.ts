@@ -33,7 +33,9 @@ import { fromCallback } from 'xstate';
 import type { ConnectionCommand, ConnectionEvent, ConnectionInput } from '../../machines/session.events.js';
 import type { Logger } from '../logging/logger.js';
 import { baileysLogger } from './baileys-logger.js';
-import { defaultDeadLinkProbeTimeoutMs, LinkWatch } from './link-watch.js';
+// Side effect: Baileys' certificate checks remember what they verified (reconnect CPU).
+import './certificate-verify-cache.js';
+import { defaultDeadLinkProbeTimeoutMs, LinkWatch, type LinkWatchClock } from './link-watch.js';
 import { publishProbeRoundTrip } from './probe-channel.js';
 import { RecentMessageStore } from './message-store.js';
 import { createTerminalQrPrinter } from './terminal-qr.js';
@@ -80,6 +82,10 @@ export interface ConnectionDependencies {
   admission?: { acquire(): Promise<() => void> };
   /** Told about each live socket (for pairing codes); null when it goes. */
   onSocket?(userId: string, sessionId: string, socket: WASocket | null): void;
+  /** Builds the socket. Default Baileys' makeWASocket; a stand-in in benchmarks of the actor's own cost. */
+  makeSocket?: typeof makeWASocket;
+  /** Time and timers of the link watch. Default Node's (see link-watch.ts). */
+  clock?: LinkWatchClock;
 }
 
 /** Baileys keeps its `ws` WebSocket in a protected field: the only handle that can terminate without waiting 30 s for a close frame. */
@@ -166,6 +172,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
         keepAliveIntervalMs: deps.socketOptions.keepAliveIntervalMs,
         silenceBeforeProbeMs: deps.staleLinkAfterMs,
         probeTimeoutMs: deps.deadLinkProbeTimeoutMs ?? defaultDeadLinkProbeTimeoutMs,
+        ...(deps.clock ? { clock: deps.clock } : {}),
         sendPing: () => {
           if (!socket.ws.isOpen) return;
           socket
@@ -186,7 +193,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       report({ type: 'CONNECTION.ADMITTED' });
       const auth = await deps.openAuthState(userId, sessionId);
       if (stopped) return;
-      sock = makeWASocket({
+      sock = (deps.makeSocket ?? makeWASocket)({
         ...toBaileysConfig(deps.socketOptions),
         auth: auth.state,
         logger: baileysLogger(deps.baileysLogger.child({ userId, sessionId })),

@@ -8,9 +8,24 @@
  * Baileys' own keep-alive would cut the link after interval + 5 s of silence
  * measured with Date.now(), with no probe; socket-options.ts switches it off
  * and this takes its place. Every duration here is measured with
- * performance.now() (monotonic); timers are Node's, which are monotonic too.
+ * performance.now() (monotonic); timers are Node's, which are monotonic too
+ * (a benchmark may hand in a simulated clock instead).
  */
 import { performance } from 'node:perf_hooks';
+
+/** Where LinkWatch reads time and arms timers: Node's by default; a simulated clock in benchmarks. */
+export interface LinkWatchClock {
+  now(): number;
+  setTimeout(fn: () => void, delayMs: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Node's monotonic clock and timers. */
+export const nodeClock: LinkWatchClock = {
+  now: () => performance.now(),
+  setTimeout: (fn, delayMs) => setTimeout(fn, delayMs),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 /** How long a probe may go unanswered by default: answers 10 s late still arrive in time. */
 export const defaultDeadLinkProbeTimeoutMs = 12_000;
@@ -26,47 +41,62 @@ export interface LinkWatchOptions {
   sendPing(): void;
   /** The probe went unanswered: the link is dead. Called at most once. */
   onDead(silentMs: number): void;
+  /** Default nodeClock. */
+  clock?: LinkWatchClock;
 }
 
 export class LinkWatch {
-  private lastFrameAt = performance.now();
+  private readonly clock: LinkWatchClock;
+  private lastFrameAt: number;
   /** When the outstanding probe was sent; null when none is. */
   private probeSentAt: number | null = null;
-  private keepAliveTimer: NodeJS.Timeout | null = null;
-  private silenceTimer: NodeJS.Timeout | null = null;
+  private keepAliveTimer: unknown = null;
+  private silenceTimer: unknown = null;
   private running = false;
 
-  constructor(private readonly options: LinkWatchOptions) {}
+  constructor(private readonly options: LinkWatchOptions) {
+    this.clock = options.clock ?? nodeClock;
+    this.lastFrameAt = this.clock.now();
+  }
 
   /** Every inbound frame, from the socket's hot path: one clock read, nothing else. */
   frameArrived(): void {
-    this.lastFrameAt = performance.now();
+    this.lastFrameAt = this.clock.now();
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.lastFrameAt = performance.now();
-    this.keepAliveTimer = setInterval(() => this.options.sendPing(), this.options.keepAliveIntervalMs);
+    this.lastFrameAt = this.clock.now();
+    this.keepAliveIn(this.options.keepAliveIntervalMs);
     if (this.options.silenceBeforeProbeMs > 0) this.checkSilenceIn(this.options.silenceBeforeProbeMs);
   }
 
   stop(): void {
     this.running = false;
-    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
-    if (this.silenceTimer) clearTimeout(this.silenceTimer);
+    if (this.keepAliveTimer !== null) this.clock.clearTimeout(this.keepAliveTimer);
+    if (this.silenceTimer !== null) this.clock.clearTimeout(this.silenceTimer);
     this.keepAliveTimer = null;
     this.silenceTimer = null;
   }
 
+  /** A steady beat: each ping re-arms the next (one timer, as setInterval would keep). */
+  private keepAliveIn(delayMs: number): void {
+    this.keepAliveTimer = this.clock.setTimeout(() => {
+      if (!this.running) return;
+      this.keepAliveIn(this.options.keepAliveIntervalMs);
+      this.options.sendPing();
+    }, delayMs);
+  }
+
   private checkSilenceIn(delayMs: number): void {
-    this.silenceTimer = setTimeout(() => this.checkSilence(), delayMs);
+    this.silenceTimer = this.clock.setTimeout(() => this.checkSilence(), delayMs);
   }
 
   /** Runs when the link may have gone silent for long enough, or when a probe's deadline is up. */
   private checkSilence(): void {
     if (!this.running) return;
-    const now = performance.now();
+    const now = this.clock.now();
     if (this.probeSentAt !== null) {
       // Any frame since the probe proves the link carries traffic, not only the probe's own answer.
       if (this.lastFrameAt < this.probeSentAt) {
