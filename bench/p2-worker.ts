@@ -53,11 +53,23 @@ if (mode === 'vigil') {
   await writeBaileysAuthFolder(sessionsDir, 'warm', 'main', String(phoneBase - 1), 1);
   const config = loadConfig({ PORT: '0', SESSIONS_DIR: sessionsDir, WA_WS_URL: url!, LOG_FORMAT: 'json', LEASE_TTL_MS: '600000', LEASE_RENEW_MS: '300000' });
   const service = await startService(config, createLogger({ level: config.logLevel, format: 'json', destination: discard }));
+  // Counted from the transitions themselves: listing every session on each transition
+  // would be the bench's own O(N²), and its garbage would grow the heap being measured.
+  const openNow = new Set<string>();
+  let wanted = Infinity;
+  let reached: () => void = () => undefined;
+  service.registry.on('transition', (view: { userId: string; sessionId: string; state: string }) => {
+    const id = `${view.userId}/${view.sessionId}`;
+    if (view.state === 'open') openNow.add(id);
+    else openNow.delete(id);
+    if (openNow.size >= wanted) reached();
+  });
+  for (const view of service.registry.list()) if (view.state === 'open') openNow.add(`${view.userId}/${view.sessionId}`);
   const allOpen = (n: number) =>
     new Promise<void>((resolve) => {
-      const check = () => service.registry.list().filter((s) => s.state === 'open').length >= n && resolve();
-      service.registry.on('transition', check);
-      check();
+      wanted = n;
+      reached = resolve;
+      if (openNow.size >= n) resolve();
     });
   await allOpen(1);
   for (const [i, key] of keys.entries()) await writeBaileysAuthFolder(sessionsDir, key.userId, key.sessionId, String(phoneBase + i), 1);
