@@ -6,47 +6,33 @@
  * lease TTL, each logged in once.
  */
 import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { WaSimulator } from '../../src/sim/wa-simulator.js';
+import { expect, it } from 'vitest';
 import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
-import { removeDir, tempSessionsDir } from '../support/service-harness.js';
-import { serviceCommand, spawnService, type ServiceProcess } from '../support/service-process.js';
+import { processesPerFile } from '../support/process-fixture.js';
+import { serviceCommand, type ServiceProcess } from '../support/service-process.js';
 import { waitUntil } from '../support/wait.js';
 
 const namespace = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
 const inNamespace = spawnSync(namespace[0]!, [...namespace.slice(1), 'true']).status === 0;
 if (!inNamespace) console.warn('container-restart: unshare --pid is not available here; running without a pid namespace');
 
-let sim: WaSimulator;
-let dir: string;
-const running: ServiceProcess[] = [];
-
-beforeAll(async () => {
-  sim = await new WaSimulator().start();
-  dir = await tempSessionsDir();
+const f = processesPerFile(async (dir: string) => {
   for (const name of ['a', 'b', 'c']) await writeBaileysAuthFolder(dir, 'box', name, `1555000880${name.charCodeAt(0) - 97}`, 2);
-});
-afterAll(async () => {
-  for (const p of running) p.child.kill('SIGKILL');
-  await sim.stop();
-  await removeDir(dir);
 });
 
 function boot(): ServiceProcess {
-  const service = spawnService({ sessionsDir: dir, waUrl: sim.url, command: inNamespace ? [...namespace, ...serviceCommand] : undefined });
-  running.push(service);
-  return service;
+  return f.spawn(inNamespace ? { command: [...namespace, ...serviceCommand] } : {});
 }
 
 it('SIGKILL as pid 1, start again as pid 1: every session is restored within the lease TTL, logged in once each', async () => {
   const first = boot();
   const firstHolder = await first.holder;
   if (inNamespace) expect(firstHolder).toMatch(/-1-[0-9a-f]{8}$/);
-  await waitUntil(() => sim.loggedIn().length === 3, 10_000);
+  await waitUntil(() => f.sim.loggedIn().length === 3, 10_000);
 
   first.child.kill('SIGKILL');
   await first.exited;
-  await waitUntil(() => sim.loggedIn().length === 0, 5_000);
+  await waitUntil(() => f.sim.loggedIn().length === 0, 5_000);
 
   const second = boot();
   const secondHolder = await second.holder;
@@ -61,7 +47,7 @@ it('SIGKILL as pid 1, start again as pid 1: every session is restored within the
   // TTL 1.5 s + renew 0.25 s + a reconnect; generous for a loaded machine.
   expect(Date.now() - restartedAt).toBeLessThan(8_000);
   for (const name of ['a', 'b', 'c']) expect((await second.call(`/sessions/box/${name}`)).body).toMatchObject({ state: 'open', owner: secondHolder });
-  expect(sim.loggedIn()).toHaveLength(3);
-  expect(sim.counters.logins).toBe(6);
-  expect(sim.counters.maxConcurrentLoginsPerDevice).toBe(1);
+  expect(f.sim.loggedIn()).toHaveLength(3);
+  expect(f.sim.counters.logins).toBe(6);
+  expect(f.sim.counters.maxConcurrentLoginsPerDevice).toBe(1);
 }, 40_000);

@@ -7,45 +7,32 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { WaSimulator } from '../../src/sim/wa-simulator.js';
+import { expect, it } from 'vitest';
 import { holdersFolderName } from '../../src/store/files/file-ownership.js';
 import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
-import { removeDir, tempSessionsDir, testApiKey } from '../support/service-harness.js';
-import { spawnService, type ServiceProcess } from '../support/service-process.js';
+import { testApiKey } from '../support/service-harness.js';
+import { processesPerFile } from '../support/process-fixture.js';
+import type { ServiceProcess } from '../support/service-process.js';
 import { waitUntil } from '../support/wait.js';
 
 const sessionCount = 20;
-let sim: WaSimulator;
-let dir: string;
-const running: ServiceProcess[] = [];
-
-beforeAll(async () => {
-  sim = await new WaSimulator().start();
-  dir = await tempSessionsDir();
+const f = processesPerFile(async (dir: string) => {
   for (let i = 0; i < sessionCount; i++) await writeBaileysAuthFolder(dir, 'sig', `s${i}`, `15550009${String(i).padStart(3, '0')}`, 1);
-});
-afterAll(async () => {
-  for (const p of running) p.child.kill('SIGKILL');
-  await sim.stop();
-  await removeDir(dir);
 });
 
 function boot(env: Record<string, string> = {}): ServiceProcess {
   // A long TTL: a session held after exit would stay unavailable for a minute.
-  const service = spawnService({ sessionsDir: dir, waUrl: sim.url, env: { LEASE_TTL_MS: '60000', LEASE_RENEW_MS: '250', ...env } });
-  running.push(service);
-  return service;
+  return f.spawn({ env: { LEASE_TTL_MS: '60000', LEASE_RENEW_MS: '250', ...env } });
 }
 
 /** The current lease of each session names nobody (released) — none is left held by a dead process. */
 async function everyLeaseReleased(): Promise<void> {
   for (let i = 0; i < sessionCount; i++) {
-    const folder = join(dir, 'sig', `s${i}`);
+    const folder = join(f.dir, 'sig', `s${i}`);
     const leases = (await readdir(folder)).filter((f) => f.startsWith('lease.'));
     for (const lease of leases) expect(JSON.parse(await readFile(join(folder, lease), 'utf8')).holder, `${folder}/${lease}`).toBeNull();
   }
-  expect(await readdir(join(dir, holdersFolderName))).toEqual([]);
+  expect(await readdir(join(f.dir, holdersFolderName))).toEqual([]);
 }
 
 it('SIGTERM while the service is still loading (handlers in place, nothing served yet) exits 0 at once', async () => {
@@ -58,32 +45,32 @@ it('SIGTERM while the service is still loading (handlers in place, nothing serve
 }, 30_000);
 
 it('SIGTERM in the middle of restoring sessions stops cleanly: exit 0 within 10 s, nothing logged out, every lease released', async () => {
-  sim.behaviour.loginDelayMs = 200;
+  f.sim.behaviour.loginDelayMs = 200;
   let logouts = 0;
-  sim.on('logout', () => (logouts += 1));
+  f.sim.on('logout', () => (logouts += 1));
   const first = boot({ MAX_CONCURRENT_CONNECTS: '1' });
   await first.url;
-  await waitUntil(() => sim.counters.logins >= 2, 10_000);
-  expect(sim.counters.logins).toBeLessThan(sessionCount);
+  await waitUntil(() => f.sim.counters.logins >= 2, 10_000);
+  expect(f.sim.counters.logins).toBeLessThan(sessionCount);
   const stoppedAt = Date.now();
   first.child.kill('SIGTERM');
   expect(await first.exited).toBe(0);
   expect(Date.now() - stoppedAt).toBeLessThan(10_000);
-  await waitUntil(() => sim.loggedIn().length === 0, 5_000);
+  await waitUntil(() => f.sim.loggedIn().length === 0, 5_000);
   expect(logouts).toBe(0);
   await everyLeaseReleased();
 
-  sim.behaviour.loginDelayMs = 0;
+  f.sim.behaviour.loginDelayMs = 0;
   const next = boot();
   await next.url;
-  await waitUntil(() => sim.loggedIn().length === sessionCount, 15_000);
+  await waitUntil(() => f.sim.loggedIn().length === sessionCount, 15_000);
   next.child.kill('SIGTERM');
   expect(await next.exited).toBe(0);
 }, 60_000);
 
 it('SIGTERM to `npm start` reaches node: both exit 0 and no node is left serving', async () => {
   const npm = spawn('npm', ['start'], {
-    env: { ...process.env, PORT: '0', API_KEY: testApiKey, SESSIONS_DIR: dir, WA_WS_URL: sim.url, LEASE_TTL_MS: '60000', LEASE_RENEW_MS: '250' },
+    env: { ...process.env, PORT: '0', API_KEY: testApiKey, SESSIONS_DIR: f.dir, WA_WS_URL: f.sim.url, LEASE_TTL_MS: '60000', LEASE_RENEW_MS: '250' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let output = '';
@@ -91,7 +78,7 @@ it('SIGTERM to `npm start` reaches node: both exit 0 and no node is left serving
   const npmExited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
   await waitUntil(() => /wa-vigil listening on (http:\/\/[^,]+), holder [\w-]+-(\d+)-[0-9a-f]{8}/.test(output), 60_000);
   const [, url, pid] = /wa-vigil listening on (http:\/\/[^,]+), holder [\w-]+-(\d+)-[0-9a-f]{8}/.exec(output)!;
-  await waitUntil(() => sim.loggedIn().length === sessionCount, 15_000);
+  await waitUntil(() => f.sim.loggedIn().length === sessionCount, 15_000);
 
   npm.kill('SIGTERM');
   expect(await npmExited).toBe(0);

@@ -4,38 +4,20 @@
  * sockets it can no longer prove before reading their frames, logs in nowhere
  * again, and leaves the sessions with their new owner.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { WaSimulator } from '../../src/sim/wa-simulator.js';
+import { expect, it } from 'vitest';
 import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
-import { removeDir, tempSessionsDir } from '../support/service-harness.js';
-import { spawnService, type ServiceProcess } from '../support/service-process.js';
+import { processesPerFile } from '../support/process-fixture.js';
 import { waitUntil } from '../support/wait.js';
 
 const names = ['z0', 'z1', 'z2', 'z3'];
-let sim: WaSimulator;
-let dir: string;
-const running: ServiceProcess[] = [];
-
-beforeAll(async () => {
-  sim = await new WaSimulator().start();
-  dir = await tempSessionsDir();
+const f = processesPerFile(async (dir: string) => {
   for (const [i, name] of names.entries()) await writeBaileysAuthFolder(dir, 'frozen', name, `155500066${i}`, 1);
-});
-afterAll(async () => {
-  for (const p of running) {
-    p.child.kill('SIGCONT');
-    p.child.kill('SIGKILL');
-  }
-  await sim.stop();
-  await removeDir(dir);
 });
 
 it('SIGSTOP past the TTL, then SIGCONT: the frozen process stops its sockets and the new owner keeps every session', async () => {
-  const a = spawnService({ sessionsDir: dir, waUrl: sim.url });
-  running.push(a);
-  await waitUntil(() => sim.loggedIn().length === names.length, 10_000);
-  const b = spawnService({ sessionsDir: dir, waUrl: sim.url });
-  running.push(b);
+  const a = f.spawn();
+  await waitUntil(() => f.sim.loggedIn().length === names.length, 10_000);
+  const b = f.spawn();
   const holderB = await b.holder;
 
   a.child.kill('SIGSTOP');
@@ -44,15 +26,15 @@ it('SIGSTOP past the TTL, then SIGCONT: the frozen process stops its sockets and
     const { body } = await b.call('/sessions');
     return (body as unknown as { owner: string; state: string }[]).every((s) => s.owner === holderB && s.state === 'open');
   }, 15_000);
-  const loginsBeforeWake = sim.counters.logins;
+  const loginsBeforeWake = f.sim.counters.logins;
 
   a.child.kill('SIGCONT');
   // Its first act on waking: stop every socket it cannot prove (said in its log).
   await waitUntil(() => a.lines.some((line) => line.includes('Ownership not renewed')), 5_000);
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   // A logged in nowhere again, and B still has every session, logged in once each.
-  expect(sim.counters.logins).toBe(loginsBeforeWake);
-  expect(sim.loggedIn()).toHaveLength(names.length);
+  expect(f.sim.counters.logins).toBe(loginsBeforeWake);
+  expect(f.sim.loggedIn()).toHaveLength(names.length);
   const { body } = await b.call('/sessions');
   for (const session of body as unknown as { owner: string; state: string }[]) expect(session).toMatchObject({ owner: holderB, state: 'open' });
   const { body: seenByA } = await a.call('/sessions');

@@ -7,33 +7,19 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { WaSimulator } from '../../src/sim/wa-simulator.js';
+import { expect, it } from 'vitest';
 import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
-import { removeDir, tempSessionsDir } from '../support/service-harness.js';
-import { spawnService, type ServiceProcess } from '../support/service-process.js';
+import { processesPerFile } from '../support/process-fixture.js';
+import type { ServiceProcess } from '../support/service-process.js';
 import { waitUntil } from '../support/wait.js';
 
 const names = ['s0', 's1', 's2', 's3', 's4', 's5'];
-let sim: WaSimulator;
-let dir: string;
-const running: ServiceProcess[] = [];
-
-beforeAll(async () => {
-  sim = await new WaSimulator().start();
-  dir = await tempSessionsDir();
+const f = processesPerFile(async (dir: string) => {
   for (const [i, name] of names.entries()) await writeBaileysAuthFolder(dir, 'team', name, `155500077${i}`, 1);
-});
-afterAll(async () => {
-  for (const p of running) p.child.kill('SIGKILL');
-  await sim.stop();
-  await removeDir(dir);
 });
 
 function start(env: Record<string, string> = {}): ServiceProcess {
-  const service = spawnService({ sessionsDir: dir, waUrl: sim.url, env });
-  running.push(service);
-  return service;
+  return f.spawn({ env });
 }
 
 async function owners(service: ServiceProcess): Promise<Map<string, string | null>> {
@@ -47,10 +33,10 @@ let b: ServiceProcess;
 it('two processes booted at once own each session exactly once: one login per account, never two', async () => {
   [a, b] = [start(), start()];
   const [holderA, holderB] = await Promise.all([a.holder, b.holder]);
-  await waitUntil(() => sim.loggedIn().length === names.length, 10_000);
+  await waitUntil(() => f.sim.loggedIn().length === names.length, 10_000);
   await new Promise((resolve) => setTimeout(resolve, 500));
-  expect(sim.counters.logins).toBe(names.length);
-  expect(sim.counters.maxConcurrentLoginsPerDevice).toBe(1);
+  expect(f.sim.counters.logins).toBe(names.length);
+  expect(f.sim.counters.maxConcurrentLoginsPerDevice).toBe(1);
   await waitUntil(async () => [...(await owners(b)).values()].every((o) => o !== null), 3_000);
   const [seenByA, seenByB] = [await owners(a), await owners(b)];
   for (const name of names) {
@@ -65,7 +51,7 @@ it('the process that does not own a session refuses to stop, log out, restart or
   const foreign = names.find((n) => ownersNow.get(n) !== holderA);
   const [caller, owner] = foreign ? [a, ownersNow.get(foreign)!] : [b, holderA];
   const target = foreign ?? names[0]!;
-  const credsBefore = await readFile(join(dir, 'team', target, 'creds.json'), 'utf8');
+  const credsBefore = await readFile(join(f.dir, 'team', target, 'creds.json'), 'utf8');
   for (const [path, method] of [
     [`/sessions/team/${target}/logout`, 'POST'],
     [`/sessions/team/${target}`, 'DELETE'],
@@ -76,9 +62,9 @@ it('the process that does not own a session refuses to stop, log out, restart or
     expect(answer.status, `${method} ${path}`).toBe(409);
     expect(answer.body).toMatchObject({ error: 'owned_elsewhere', owner });
   }
-  expect(await readFile(join(dir, 'team', target, 'creds.json'), 'utf8')).toBe(credsBefore);
-  expect(sim.loggedIn()).toHaveLength(names.length);
-  expect(sim.counters.logins).toBe(names.length);
+  expect(await readFile(join(f.dir, 'team', target, 'creds.json'), 'utf8')).toBe(credsBefore);
+  expect(f.sim.loggedIn()).toHaveLength(names.length);
+  expect(f.sim.counters.logins).toBe(names.length);
 }, 30_000);
 
 it('when one process is SIGKILLed, the other takes every one of its sessions over within the lease TTL', async () => {
@@ -87,15 +73,15 @@ it('when one process is SIGKILLed, the other takes every one of its sessions ove
   const holderB = await b.holder;
   const killedAt = Date.now();
   await waitUntil(async () => [...(await owners(b)).values()].every((o) => o === holderB), 10_000);
-  await waitUntil(() => sim.loggedIn().length === names.length, 10_000);
+  await waitUntil(() => f.sim.loggedIn().length === names.length, 10_000);
   // TTL 1.5 s + renew 0.25 s + a reconnect, with a wide margin for a busy machine.
   expect(Date.now() - killedAt).toBeLessThan(8_000);
-  expect(sim.counters.maxConcurrentLoginsPerDevice).toBe(1);
+  expect(f.sim.counters.maxConcurrentLoginsPerDevice).toBe(1);
 }, 30_000);
 
 it('SIGTERM exits 0 within 10 s without logging out, and hands every session over at once, not after the TTL', async () => {
   let logouts = 0;
-  sim.on('logout', () => (logouts += 1));
+  f.sim.on('logout', () => (logouts += 1));
   // A long TTL: only a clean release can explain a fast handover.
   const c = start({ LEASE_TTL_MS: '60000', LEASE_RENEW_MS: '250' });
   await c.url;
@@ -105,7 +91,7 @@ it('SIGTERM exits 0 within 10 s without logging out, and hands every session ove
   expect(Date.now() - stoppedAt).toBeLessThan(10_000);
   const holderC = await c.holder;
   await waitUntil(async () => [...(await owners(c)).values()].every((o) => o === holderC), 5_000);
-  await waitUntil(() => sim.loggedIn().length === names.length, 8_000);
+  await waitUntil(() => f.sim.loggedIn().length === names.length, 8_000);
   expect(logouts).toBe(0);
-  expect(sim.counters.maxConcurrentLoginsPerDevice).toBe(1);
+  expect(f.sim.counters.maxConcurrentLoginsPerDevice).toBe(1);
 }, 30_000);
