@@ -128,9 +128,9 @@ export class SessionRegistry extends EventEmitter {
       throw error;
     }
     if (!made) {
-      // On disk already (another process made it, or a listing has not reached it yet): adopt it, do not overwrite it.
+      // On disk already (another process made it, or a listing has not reached it yet): leave it alone.
+      // Placement's next tick adopts it the way every new folder is adopted (and, in a cluster, places it).
       this.owners.delete(keyString(key));
-      void this.adopt(key);
       throw new SessionError('ERR_EXISTS', `session ${keyString(key)} already exists`);
     }
     this.emit('added', key);
