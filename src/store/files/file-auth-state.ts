@@ -9,7 +9,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { BufferJSON, initAuthCreds, proto, type AuthenticationCreds, type SignalDataTypeMap } from '@whiskeysockets/baileys';
 import type { SessionAuthState } from '../session-store.js';
-import { drain, readFileIfExists, removeFile, tempFileTag, writeFileAtomic } from './atomic-file.js';
+import { drain, readFileIfExists, removeFile, serialised, tempFileTag, writeFileAtomic } from './atomic-file.js';
 
 export const credsFileName = 'creds.json';
 
@@ -53,6 +53,10 @@ export async function openFileAuthState(folder: string, guard: () => Promise<voi
     await writeFileAtomic(inside(file), JSON.stringify(value, BufferJSON.replacer));
   };
   const remove = (file: string) => removeFile(inside(file));
+  // The lease check is async: run the session's checks one after another (whichever handle asks),
+  // so the writes after them are queued in the order they were asked for — two batches writing
+  // one key: the later one wins, as without a check.
+  const checked = (): Promise<void> => serialised(join(root, '.lease-check'), guard);
 
   await removeAbandonedTempFiles(root);
   const stored = (await read(credsFileName)) as AuthenticationCreds | null;
@@ -74,7 +78,7 @@ export async function openFileAuthState(folder: string, guard: () => Promise<voi
           return Object.fromEntries(entries) as { [id: string]: SignalDataTypeMap[T] };
         },
         set: async (data) => {
-          await guard();
+          await checked();
           const tasks: Promise<void>[] = [];
           for (const [type, entries] of Object.entries(data)) {
             for (const [id, value] of Object.entries(entries ?? {})) {
@@ -87,12 +91,12 @@ export async function openFileAuthState(folder: string, guard: () => Promise<voi
       },
     },
     saveCreds: async () => {
-      await guard();
+      await checked();
       await write(credsFileName, creds);
     },
     flush: () => drain(root),
     wipe: async () => {
-      await guard();
+      await checked();
       wiped = true;
       await drain(root);
       const files = await readdir(root).catch(() => [] as string[]);
