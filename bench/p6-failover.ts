@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { WaSimulator } from '../src/sim/wa-simulator.js';
 import { defaultPgLeaseTtlMs } from '../src/store/postgres/pg-ownership.js';
-import { startEmbeddedPostgres, type EmbeddedServer } from '../test/support/embedded-postgres.js';
+import { startEmbeddedPostgresProcess, type EmbeddedServerProcess } from '../test/support/embedded-postgres-process.js';
 import { seedPairedSessions } from '../test/support/pg-seed.js';
 import { spawnService, type ServiceProcess } from '../test/support/service-process.js';
 import { waitUntil } from '../test/support/wait.js';
@@ -33,10 +33,10 @@ interface View {
   owner: string | null;
 }
 
-let embedded: EmbeddedServer | null = null;
+let embedded: EmbeddedServerProcess | null = null;
 let adminUrl = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL;
 if (!adminUrl) {
-  embedded = await startEmbeddedPostgres({ fsync: true });
+  embedded = await startEmbeddedPostgresProcess({ fsync: true });
   adminUrl = embedded.adminUrl;
 }
 const name = `wa_vigil_p6_${Date.now()}`;

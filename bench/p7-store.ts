@@ -32,7 +32,7 @@ import { migrate } from '../src/store/postgres/migrate.js';
 import { PostgresSessionStore } from '../src/store/postgres/pg-session-store.js';
 import type { SessionKey } from '../src/store/session-key.js';
 import type { SessionStore } from '../src/store/session-store.js';
-import { startEmbeddedPostgres, type EmbeddedServer } from '../test/support/embedded-postgres.js';
+import { startEmbeddedPostgresProcess, type EmbeddedServerProcess } from '../test/support/embedded-postgres-process.js';
 import { percentile, report } from './support/measure.js';
 
 const rounds = Number(process.argv[2] ?? 150);
@@ -42,10 +42,10 @@ const concurrentRoundsEach = 10;
 const keysPerBatch = 50;
 
 // ---- the database ----
-let embedded: EmbeddedServer | null = null;
+let embedded: EmbeddedServerProcess | null = null;
 let adminUrl = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL;
 if (!adminUrl) {
-  embedded = await startEmbeddedPostgres({ fsync: true });
+  embedded = await startEmbeddedPostgresProcess({ fsync: true });
   adminUrl = embedded.adminUrl;
 }
 const dbName = `wa_vigil_bench_${randomBytes(4).toString('hex')}`;

@@ -3,15 +3,16 @@
  * started only when a test file first asks for it (most runs need none), and
  * stopped when the run ends.
  *
- * The server lives in vitest's main process, so test files in parallel workers
- * share it instead of racing to start their own: a worker asks the loopback
- * starter below (see postgres.ts), which starts the server once and answers every
- * caller with the same address. With TEST_DATABASE_URL set nothing is started.
+ * The starter lives in vitest's main process, so test files in parallel workers
+ * share one server instead of racing to start their own: a worker asks the loopback
+ * starter below (see postgres.ts), which starts the server once (in a child process:
+ * see embedded-postgres-main.ts) and answers every caller with the same address.
+ * With TEST_DATABASE_URL set nothing is started.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres, type EmbeddedServer } from './embedded-postgres.js';
+import { startEmbeddedPostgresProcess, type EmbeddedServerProcess } from './embedded-postgres-process.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,13 +22,13 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  let server: Promise<EmbeddedServer> | null = null;
+  let server: Promise<EmbeddedServerProcess> | null = null;
   const starter = createServer((request, response) => {
     if (request.method !== 'POST') {
       response.writeHead(405).end();
       return;
     }
-    server ??= startEmbeddedPostgres();
+    server ??= startEmbeddedPostgresProcess();
     server.then(
       ({ adminUrl }) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ adminUrl })),
       (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(error.message),
