@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // One Chromium at a time: the machine is shared.
     fileParallelism: false,
+    // The cluster view's test runs two nodes on PostgreSQL: TEST_DATABASE_URL, else an embedded server.
+    globalSetup: ['test/support/postgres-global-setup.ts'],
   },
 });

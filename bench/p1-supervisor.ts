@@ -29,8 +29,8 @@ import { sessionLogWriter } from '../src/logging/session-log.js';
 import { ConnectAdmission } from '../src/service/admission.js';
 import { createConnectionLogic } from '../src/whatsapp/connection.actor.js';
 import { resolveSocketOptions } from '../src/whatsapp/socket-options.js';
-import { EventClock } from '../test/support/event-clock.js';
-import { memoryAuth } from '../test/support/memory-auth.js';
+import { EventClock } from '../fixtures/event-clock.js';
+import { memoryAuth } from '../fixtures/memory-auth.js';
 import { forceGc, heapUsed, median, report } from './support/measure.js';
 import { StandInSocket, standInMaker } from './support/stand-in-socket.js';
 

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import makeWASocket, { useMultiFileAuthState } from '@whiskeysockets/baileys';
 import { pino } from 'pino';
-import { writeBaileysAuthFolder } from '../test/support/baileys-folder.js';
+import { writeBaileysAuthFolder } from '../fixtures/baileys-folder.js';
 import { forceGc, heapUsed, rss } from './support/measure.js';
 
 const [mode, countText, url, phoneBaseText] = process.argv.slice(2);
@@ -46,19 +46,28 @@ const baseline = async () => {
 };
 
 if (mode === 'vigil') {
-  const { loadConfig } = await import('../src/config.js');
+  const { loadConfig } = await import('../src/app/config.js');
   const { createLogger } = await import('../src/logging/logger.js');
-  const { startService } = await import('../src/service/service.js');
+  const { startService } = await import('../src/app/service.js');
   const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
   await writeBaileysAuthFolder(sessionsDir, 'warm', 'main', String(phoneBase - 1), 1);
-  const config = loadConfig({ PORT: '0', SESSIONS_DIR: sessionsDir, WA_WS_URL: url!, LOG_FORMAT: 'json', LEASE_TTL_MS: '600000', LEASE_RENEW_MS: '300000' });
+  const { simulatorRootPublicKeyHex } = await import('../src/sim/certificates.js');
+  const config = loadConfig({
+    PORT: '0',
+    SESSIONS_DIR: sessionsDir,
+    WA_WS_URL: url!,
+    WA_ROOT_PUBLIC_KEY: simulatorRootPublicKeyHex,
+    LOG_FORMAT: 'json',
+    LEASE_TTL_MS: '600000',
+    LEASE_RENEW_MS: '300000',
+  });
   const service = await startService(config, createLogger({ level: config.logLevel, format: 'json', destination: discard }));
-  // Counted from the transitions themselves: listing every session on each transition
+  // Counted from the changes themselves: listing every session on each change
   // would be the bench's own O(N²), and its garbage would grow the heap being measured.
   const openNow = new Set<string>();
   let wanted = Infinity;
   let reached: () => void = () => undefined;
-  service.registry.on('transition', (view: { userId: string; sessionId: string; state: string }) => {
+  service.registry.on('change', ({ after: view }) => {
     const id = `${view.userId}/${view.sessionId}`;
     if (view.state === 'open') openNow.add(id);
     else openNow.delete(id);

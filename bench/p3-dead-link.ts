@@ -28,7 +28,7 @@ import { waitFor } from 'xstate';
 import { defaultSessionPolicy } from '../machines/session.policy.js';
 import { defaultDeadLinkProbeTimeoutMs } from '../src/whatsapp/link-watch.js';
 import { defaultSocketOptions } from '../src/whatsapp/socket-options.js';
-import { memoryAuth, registeredCreds } from '../test/support/memory-auth.js';
+import { memoryAuth, registeredCreds } from '../fixtures/memory-auth.js';
 import { median, report } from './support/measure.js';
 import { allReach, startLiveSessions } from './support/live-sessions.js';
 import { startSimProcess } from './support/sim-process.js';

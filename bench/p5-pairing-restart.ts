@@ -12,12 +12,12 @@ import { sessionMachine } from '../machines/session.machine.js';
 import { WaSimulator } from '../src/sim/wa-simulator.js';
 import { createConnectionLogic, defaultStaleLinkAfterMs } from '../src/whatsapp/connection.actor.js';
 import { resolveSocketOptions } from '../src/whatsapp/socket-options.js';
-import { memoryAuth } from '../test/support/memory-auth.js';
+import { memoryAuth } from '../fixtures/memory-auth.js';
 import { median, report } from './support/measure.js';
 
 const pairings = Number(process.argv[2] ?? 7);
 const sim = await new WaSimulator().start();
-const socketOptions = resolveSocketOptions({ waWebSocketUrl: sim.url });
+const socketOptions = resolveSocketOptions({ waWebSocketUrl: sim.url, waRootPublicKey: sim.rootPublicKey });
 const times: number[] = [];
 let backoffs = 0;
 for (let i = 0; i < pairings; i++) {

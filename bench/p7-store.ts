@@ -23,16 +23,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BufferJSON, initAuthCreds, type SignalDataSet } from '@whiskeysockets/baileys';
-import pg from 'pg';
 import { FileOwnership } from '../src/store/files/file-ownership.js';
 import { FileSessionStore } from '../src/store/files/file-session-store.js';
 import type { Lease, Ownership } from '../src/store/ownership.js';
-import { redactDatabaseUrl } from '../src/store/postgres/database-url.js';
-import { migrate } from '../src/store/postgres/migrate.js';
 import { PostgresSessionStore } from '../src/store/postgres/pg-session-store.js';
 import type { SessionKey } from '../src/store/session-key.js';
 import type { SessionStore } from '../src/store/session-store.js';
-import { startEmbeddedPostgresProcess, type EmbeddedServerProcess } from '../test/support/embedded-postgres-process.js';
+import { benchDatabase } from './support/bench-database.js';
 import { percentile, report } from './support/measure.js';
 
 const rounds = Number(process.argv[2] ?? 150);
@@ -42,23 +39,8 @@ const concurrentRoundsEach = 10;
 const keysPerBatch = 50;
 
 // ---- the database ----
-let embedded: EmbeddedServerProcess | null = null;
-let adminUrl = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL;
-if (!adminUrl) {
-  embedded = await startEmbeddedPostgresProcess({ fsync: true });
-  adminUrl = embedded.adminUrl;
-}
-const dbName = `wa_vigil_bench_${randomBytes(4).toString('hex')}`;
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${dbName}`);
-const url = new URL(adminUrl);
-url.pathname = `/${dbName}`;
-const pool = new pg.Pool({ connectionString: url.toString(), max: concurrentSessions + 2 });
-pool.on('error', () => undefined);
-await migrate(pool);
-const serverVersion = (await pool.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
-const fsync = (await pool.query<{ fsync: string }>('SHOW fsync')).rows[0]!.fsync;
+const database = await benchDatabase({ poolSize: concurrentSessions + 2, name: 'p7' });
+const { pool } = database;
 const folder = await mkdtemp(join(tmpdir(), 'wa-vigil-p7-'));
 
 // ---- what Baileys writes ----
@@ -224,7 +206,7 @@ const verdict = {
   concurrentKeysPerSPostgresOverPerKey: ratio(figures.postgres.concurrent!.keysPerS, figures.perKeyBaseline.concurrent!.keysPerS),
 };
 report('P7 store cost', {
-  database: `${redactDatabaseUrl(adminUrl)} (PostgreSQL ${serverVersion}, fsync ${fsync}${embedded ? ', embedded' : ''})`,
+  database: database.description,
   rounds,
   warmupRounds,
   keysPerBatch,
@@ -238,8 +220,5 @@ report('P7 store cost', {
 
 await fileOwnership.stop();
 await rm(folder, { recursive: true, force: true });
-await pool.end();
-await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
-await admin.end();
-await embedded?.stop();
+await database.drop();
 process.exit(0);

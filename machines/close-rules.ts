@@ -10,6 +10,9 @@
 /** Why a session ended for good. */
 export type TerminatedReason =
   | 'stopped' // an operator asked (STOP); credentials kept
+  | 'fenced' // this process could not prove its lease in time: stopped so it never runs twice; starts again once proven
+  | 'shutdown' // the service is stopping; the session starts again with it (or on another node)
+  | 'handedOver' // given to the cluster node it belongs to (a node joined): it runs there next
   | 'loggedOut' // 401, or LOGOUT: the device is unlinked; credentials wiped
   | 'forbidden' // 403: WhatsApp refuses this account
   | 'banned' // 402 / 406: the number is (temporarily) banned
@@ -17,6 +20,17 @@ export type TerminatedReason =
   | 'multideviceMismatch' // 411: the phone needs multi-device re-linking
   | 'qrTimeout' // every QR ref expired unscanned
   | 'maxAttempts'; // the reconnect schedule ran out
+
+/** Why a STOP came: an operator, or the service protecting or closing itself. */
+export type StopReason = Extract<TerminatedReason, 'stopped' | 'fenced' | 'shutdown' | 'handedOver'>;
+
+/**
+ * Ends the service decided for itself: not recorded with the session (it keeps
+ * shouldRun, and runs again once the process proves its lease or starts again).
+ */
+export function isServiceStop(reason: TerminatedReason | null): boolean {
+  return reason === 'fenced' || reason === 'shutdown' || reason === 'handedOver';
+}
 
 export type CloseVerdict =
   | { kind: 'terminate'; reason: TerminatedReason }

@@ -2,6 +2,7 @@
  * Everything that can happen to a session, as events, and the contract of the
  * `connection` actor that does the I/O for one connection attempt.
  */
+import type { StopReason } from './close-rules.js';
 import type { SessionPolicy } from './session.policy.js';
 
 /** Who the connected account is, as Baileys reports it (`sock.user`). */
@@ -21,7 +22,9 @@ export type ConnectionEvent =
   | { type: 'CONNECTION.REACHED' }
   | { type: 'CONNECTION.QR'; qr: string }
   | { type: 'CONNECTION.OPEN'; me?: AccountIdentity }
-  | { type: 'CONNECTION.CLOSED'; statusCode?: number; message?: string }
+  // `outage`: the server answered but never proved it is WhatsApp (its certificate chain
+  // was refused): an outage like one that never answered, whatever frames arrived.
+  | { type: 'CONNECTION.CLOSED'; statusCode?: number; message?: string; outage?: boolean }
   // Probe results, reported the way whatsmeow's keepalive does: every failure,
   // but an answer only when it ends a run of failures. A healthy link's answers
   // change nothing, so they are not worth an event each.
@@ -43,10 +46,11 @@ export interface ConnectionInput {
 
 // ---- sent by operators (the session manager) ----
 export type OperatorEvent =
-  | { type: 'STOP' } // terminate, keep credentials
+  | { type: 'STOP'; reason?: StopReason } // terminate, keep credentials; reason defaults to 'stopped' (an operator's)
   | { type: 'LOGOUT' } // unlink the device, wipe credentials
   | { type: 'RECONNECT' } // from backingOff: connect now, counters reset
-  | { type: 'WAKE' }; // from backingOff: connect now, counters kept (WhatsApp is reachable again)
+  | { type: 'WAKE' } // from backingOff: connect now, counters kept (WhatsApp is reachable again)
+  | { type: 'LINK.SUSPECT' }; // from open: a message written to the socket was not acknowledged; probe the link now
 
 // ---- raised by the session itself on its own clock ----
 // `tick` counts the interval's firings in the current connected period (the

@@ -83,6 +83,8 @@ export const sessionLog = {
   keepAlivePing: (who: SessionIdentity, state: string) => record('info', `Keep-alive ping sent for user: ${who.userId}`, who, state),
   probeFailed: (who: SessionIdentity, error: string) =>
     record('warn', `Keep-alive ping failed for user ${who.userId}: ${error}`, who, 'degraded'),
+  linkSuspected: (who: SessionIdentity) =>
+    record('warn', `A message sent for user ${who.userId} was not acknowledged: probing the link now`, who, 'open'),
   recovered: (who: SessionIdentity) => record('info', `Keep-alive ping answered for user ${who.userId}: link recovered`, who, 'open'),
   degradedTimeout: (who: SessionIdentity, timeoutMs: number) =>
     record('warn', `No keep-alive answer for user ${who.userId} within ${formatSeconds(timeoutMs)}: dropping the link`, who, 'degraded', {
@@ -98,7 +100,7 @@ export const sessionLog = {
   clearedHealthCheck: (who: SessionIdentity) => record('info', `Cleared health check interval for user ${who.userId}`, who, 'leaving'),
   clearedKeepAlive: (who: SessionIdentity) => record('info', `Cleared keep-alive interval for user ${who.userId}`, who, 'leaving'),
   terminated: (who: SessionIdentity, reason: string) =>
-    record(reason === 'stopped' ? 'info' : 'warn', `Session terminated for user ${who.userId}: ${reason}`, who, 'terminated', { reason }),
+    record(reason === 'stopped' || reason === 'shutdown' || reason === 'handedOver' ? 'info' : 'warn', `Session terminated for user ${who.userId}: ${reason}`, who, 'terminated', { reason }),
   connectionCrashed: (who: SessionIdentity, error: string) =>
     record('error', `Connection actor failed for user ${who.userId}: ${error}`, who, 'connecting'),
 } as const;

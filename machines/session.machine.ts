@@ -15,10 +15,13 @@
  *   - `attempt`, the backoff step: one more per failure of any kind, reset only
  *     by an open that lasts stableAfterMs (or RECONNECT). It picks the delay and
  *     is the N of "Reconnection attempt N".
- *   - `spentAttempts`, the give-up budget: consecutive attempts that reached
- *     WhatsApp (a server frame arrived) but never reached `open`. An outage
- *     (nothing ever answered) does not spend it; an open ends the run, so a
- *     flapping link lengthens the backoff but never ends the session.
+ *   - `spentAttempts`, the give-up budget: consecutive reconnection attempts
+ *     that reached WhatsApp (a server frame arrived) but never reached `open`.
+ *     maxReconnectAttempts N allows exactly N of them, whether the failures
+ *     began with a first connect or with a drop from `open`: the connect or the
+ *     drop that started the run is not a reconnection. An outage (nothing ever
+ *     answered) does not spend it; an open ends the run, so a flapping link
+ *     lengthens the backoff but never ends the session.
  *
  * Pure definition: no I/O and no raw timers. Every delay is read from the
  * policy and runs on the actor's clock (a SimulatedClock drives it in tests).
@@ -57,7 +60,7 @@ export interface SessionContext {
   policy: SessionPolicy;
   /** The backoff step: failures since the last stable open (or RECONNECT). Picks the reconnect delay. */
   attempt: number;
-  /** The give-up budget spent: consecutive attempts that reached WhatsApp but not `open`. */
+  /** The give-up budget spent: consecutive reconnection attempts that reached WhatsApp but not `open`. */
   spentAttempts: number;
   /** How far the current attempt got: `server` once a server frame arrived, `open` once logged in. */
   attemptReached: AttemptReach;
@@ -97,9 +100,18 @@ function nextTick(event: Event, timer: 'TIMER.HEALTH_CHECK' | 'TIMER.MILESTONE')
   return event.type === timer ? event.tick + 1 : 1;
 }
 
-/** maxReconnectAttempts 0 means the session never gives up. */
+/** The budget allows exactly maxReconnectAttempts spent attempts; 0 means the session never gives up. */
 function budgetExhausted(policy: SessionPolicy, spentAttempts: number): boolean {
-  return policy.maxReconnectAttempts > 0 && spentAttempts > policy.maxReconnectAttempts;
+  return policy.maxReconnectAttempts > 0 && spentAttempts >= policy.maxReconnectAttempts;
+}
+
+/**
+ * Whether the attempt that just failed was a reconnection: one made after a failure since the
+ * last stable open. The first connect (or the first after RECONNECT) has backoff step 0, and so
+ * has the attempt whose open a drop ended (that one reached `open` and spends nothing anyway).
+ */
+function wasReconnection(context: SessionContext): boolean {
+  return context.attempt > 0;
 }
 
 function closeOf(event: Event): CloseEvent {
@@ -161,6 +173,8 @@ const baseSetup = setup({
         const { statusCode, message } = closeOf(event);
         return { statusCode, message };
       },
+      // A server that answered but never proved it is WhatsApp (its certificate was refused) was not reached.
+      attemptReached: ({ context, event }) => (closeOf(event).outage ? 'nothing' : context.attemptReached),
     }),
     recordFailure: assign({ lastDisconnect: (_, params: { message: string }) => ({ message: params.message }) }),
     recordCrash: assign({
@@ -197,7 +211,7 @@ const baseSetup = setup({
     }),
   },
   guards: {
-    /** More attempts that reached WhatsApp without opening than the budget allows (0: no limit). */
+    /** As many reconnection attempts reached WhatsApp without opening as the budget allows (0: no limit). */
     attemptsExhausted: ({ context }) => budgetExhausted(context.policy, context.spentAttempts),
     closedByLogout: ({ event }) => closeOf(event).statusCode === 401,
     closeIsFinal: ({ event }) => verdictOf(event).kind === 'terminate',
@@ -231,14 +245,15 @@ const machineSetup = baseSetup.extend({
     }),
     /**
      * Entering backingOff: one more backoff step and its (jittered) wait,
-     * announced unless the budget is spent. Only an attempt that reached
-     * WhatsApp without opening spends the budget; an opened one (a flap or a
-     * later drop) has already reset it, an outage leaves it as it was.
+     * announced unless the budget is spent. Only a reconnection attempt that
+     * reached WhatsApp without opening spends the budget; an opened one (a flap
+     * or a later drop) has already reset it, an outage leaves it as it was.
      */
     beginBackoff: baseSetup.enqueueActions(({ context, enqueue }) => {
       const attempt = context.attempt + 1;
       const reachedServer = context.attemptReached !== 'nothing';
-      const spentAttempts = context.attemptReached === 'server' ? context.spentAttempts + 1 : context.spentAttempts;
+      const spends = context.attemptReached === 'server' && wasReconnection(context);
+      const spentAttempts = spends ? context.spentAttempts + 1 : context.spentAttempts;
       if (budgetExhausted(context.policy, spentAttempts)) {
         enqueue.assign({ attempt, spentAttempts, retryDelayMs: null, lastFailureReachedServer: reachedServer });
         return;
@@ -273,7 +288,7 @@ export const sessionMachine = machineSetup.createMachine({
   // These hold in every state that has a connection (connecting, open, degraded);
   // backingOff overrides them, terminated is final and hears nothing.
   on: {
-    STOP: { target: '.terminated', actions: { type: 'terminate', params: { reason: 'stopped' } } },
+    STOP: { target: '.terminated', actions: { type: 'terminate', params: ({ event }) => ({ reason: event.reason ?? 'stopped' }) } },
     LOGOUT: {
       target: '.terminated',
       actions: ['requestLogout', { type: 'terminate', params: { reason: 'loggedOut' } }, 'wipeCredentials'],
@@ -410,6 +425,8 @@ export const sessionMachine = machineSetup.createMachine({
         stable: {},
       },
       on: {
+        // Waiting for the next keep-alive could leave a dead link "open" for minutes while messages pile up.
+        'LINK.SUSPECT': { actions: ['sendPing', { type: 'log', params: ({ context }) => sessionLog.linkSuspected(context) }] },
         'PING.FAILED': {
           target: 'degraded',
           actions: [

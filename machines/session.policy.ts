@@ -8,9 +8,11 @@ export interface SessionPolicy {
   /** Wait before reconnect attempt N is `reconnectDelaysMs[min(N-1, last)]`. */
   reconnectDelaysMs: readonly number[];
   /**
-   * The give-up budget: consecutive attempts that reached WhatsApp but never
-   * reached `open` before the session ends as `maxAttempts`. Attempts that never
-   * reached WhatsApp (an outage) and flaps do not spend it. 0: never give up.
+   * The give-up budget: exactly this many consecutive reconnection attempts that
+   * reached WhatsApp but never reached `open`, then the session ends as
+   * `maxAttempts` (the first connect or the drop that began the run is not one).
+   * Attempts that never reached WhatsApp (an outage) and flaps do not spend it.
+   * 0: never give up.
    */
   maxReconnectAttempts: number;
   /** Our own end-to-end probe (a `w:p` ping iq) while connected. */

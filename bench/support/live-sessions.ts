@@ -7,9 +7,10 @@ import { createActor, waitFor, type Actor } from 'xstate';
 import { sessionMachine, type SessionMachine } from '../../machines/session.machine.js';
 import type { SessionPolicy } from '../../machines/session.policy.js';
 import { ConnectAdmission } from '../../src/service/admission.js';
+import { simulatorRootPublicKey } from '../../src/sim/certificates.js';
 import { createConnectionLogic, defaultStaleLinkAfterMs } from '../../src/whatsapp/connection.actor.js';
 import { resolveSocketOptions, type WhatsAppSocketOptions } from '../../src/whatsapp/socket-options.js';
-import { memoryAuth, registeredCreds } from '../../test/support/memory-auth.js';
+import { memoryAuth, registeredCreds } from '../../fixtures/memory-auth.js';
 
 export interface LiveSessionsOptions {
   url: string;
@@ -32,7 +33,8 @@ export function startLiveSessions(options: LiveSessionsOptions): Actor<SessionMa
   const admission = options.admission ?? (options.maxConcurrentConnects ? new ConnectAdmission(options.maxConcurrentConnects) : undefined);
   const urls = options.urls ?? [options.url];
   const machines = urls.map((url) => {
-    const socketOptions = resolveSocketOptions({ waWebSocketUrl: url, ...options.socket });
+    // Every simulator signs its certificate chain with the shared simulator root (src/sim/certificates.ts).
+    const socketOptions = resolveSocketOptions({ waWebSocketUrl: url, waRootPublicKey: simulatorRootPublicKey, ...options.socket });
     const connection = createConnectionLogic({
       openAuthState: async (userId) => auths.get(userId)!,
       socketOptions,

@@ -14,7 +14,9 @@ export interface SimProcess {
 }
 
 export function startSimProcess(): Promise<SimProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/sim/main.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Any free ports: `npm run sim`'s fixed defaults may be taken by a simulator the user runs.
+  const env = { ...process.env, SIM_PORT: '0', SIM_CONTROL_PORT: '0' };
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/sim/main.ts'], { stdio: ['ignore', 'pipe', 'inherit'], env });
   return new Promise((resolve, reject) => {
     let url = '';
     createInterface({ input: child.stdout! }).on('line', (line) => {

@@ -18,7 +18,7 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import makeWASocket, { Curve } from '@whiskeysockets/baileys';
 import { pino } from 'pino';
-import { memoryAuth, registeredCreds } from '../../test/support/memory-auth.js';
+import { memoryAuth, registeredCreds } from '../../fixtures/memory-auth.js';
 import { percentile } from './measure.js';
 
 // tsx turns source maps on; production (`node dist/…`) runs without them, and with

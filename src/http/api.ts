@@ -10,16 +10,18 @@
  *   cluster         on PostgreSQL: forward operations to the owning node, list the whole cluster (default none)
  *   ready           readiness for /health, e.g. the database answers (default always ready)
  *   events          the fleet's events: /webhooks and GET /events are served when given (default none)
+ *   messaging       messages in and out: the /messages and /contacts routes are served when given (default none)
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { EventService } from '../events/event-service.js';
+import type { EventService } from '../webhooks/event-service.js';
 import type { Logger } from '../logging/logger.js';
+import { registerOutboxMetrics } from '../metrics/outbox-metrics.js';
 import { createServiceMetrics } from '../metrics/service-metrics.js';
 import type { SessionRegistry } from '../service/registry.js';
 import { requireApiKey } from './api-key.js';
 import { acceptEmptyBodies } from './empty-bodies.js';
-import { installErrorHandler } from './errors.js';
+import { errorServerOptions, installErrorHandler } from './errors.js';
 import { registerMetricsRoute } from './metrics.js';
 import { recordRouteMethods } from './method-not-allowed.js';
 import { guardOrigins } from './origin-guard.js';
@@ -31,6 +33,9 @@ import { sessionRoutes } from './session-routes.js';
 import { clusterRoutes } from './cluster-routes.js';
 import type { Cluster } from '../service/cluster.js';
 import { webhookRoutes } from './webhook-routes.js';
+import { messageRoutes } from './message-routes.js';
+import type { Messaging } from '../messages/messaging.js';
+import { errorSchema } from './route-docs.js';
 
 export interface ApiOptions {
   registry: SessionRegistry;
@@ -47,6 +52,7 @@ export interface ApiOptions {
   /** Plugins that add routes (the inspector); their openPaths skip the API key. */
   plugins?: ApiPlugin[];
   events?: EventService;
+  messaging?: Messaging;
 }
 
 export interface ApiPlugin {
@@ -60,6 +66,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const limits: ServerLimits = { ...defaultServerLimits, ...options.limits };
   const app: FastifyInstance = Fastify({
     ...fastifyTimeouts(limits),
+    ...errorServerOptions(),
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? defaultBodyLimitBytes,
     // Event streams never go idle: without this, one open inspector tab holds shutdown hostage.
@@ -75,7 +82,16 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const openPaths = ['/health', ...docsOpenPaths, ...(options.plugins ?? []).flatMap((p) => p.openPaths ?? [])];
   requireApiKey(app, options.apiKey ?? null, openPaths);
 
-  app.get('/health', async (_request, reply) => {
+  const health = {
+    summary: 'Liveness: answers while the process serves HTTP (no key needed)',
+    tags: ['operations'],
+    security: [],
+    response: {
+      200: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } },
+      503: { ...errorSchema, description: 'The storage refuses writes, or the database is unreachable: the message names the cause' },
+    },
+  };
+  app.get('/health', { schema: health }, async (_request, reply) => {
     const readiness = options.ready ? await options.ready() : { ok: true };
     if (readiness.ok) return { status: 'ok' };
     return reply.code(503).send({ error: 'unavailable', message: readiness.message ?? 'not ready' });
@@ -84,10 +100,17 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const metrics = createServiceMetrics(options.registry);
   const stopExtraMetrics = options.extraMetrics?.(metrics.registry);
   if (stopExtraMetrics) app.addHook('onClose', async () => stopExtraMetrics());
-  registerMetricsRoute(app, metrics);
+  registerMetricsRoute(app, metrics, {
+    onChange: (listener) => {
+      options.registry.on('change', listener);
+      return () => options.registry.off('change', listener);
+    },
+  });
   sessionRoutes(app, options.registry, options.cluster ?? null);
-  if (options.events) webhookRoutes(app, options.events, metrics.registry);
+  if (options.events) webhookRoutes(app, options.events);
   if (options.events) fleetEventRoutes(app, options.events);
+  if (options.events) registerOutboxMetrics(metrics.registry, options.events.outbox);
+  if (options.messaging) messageRoutes(app, options.messaging);
   for (const plugin of options.plugins ?? []) await plugin.register(app);
   await serveDocs(app);
   await app.ready();

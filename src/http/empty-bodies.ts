@@ -12,8 +12,8 @@ import type { FastifyInstance } from 'fastify';
 
 export class UnsupportedMediaTypeError extends Error {
   readonly statusCode = 415;
-  constructor(contentType: string | undefined) {
-    super(`content-type ${contentType ?? '(none)'} is not accepted: send application/json`);
+  constructor(contentType: string | undefined, message = `content-type ${contentType ?? '(none)'} is not accepted: send application/json`) {
+    super(message);
   }
 }
 
@@ -22,6 +22,11 @@ export function acceptEmptyBodies(app: FastifyInstance): void {
   // Only JSON is parsed: text/plain too falls to the catch-all below.
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    // The body is read as UTF-8 (RFC 8259 requires it): another declared charset would be misread, not converted.
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      return done(new UnsupportedMediaTypeError(request.headers['content-type'], `charset ${charset} is not accepted: send UTF-8 JSON`), undefined);
+    }
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);
     parseJson(request, text, done);

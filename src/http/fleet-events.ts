@@ -5,14 +5,21 @@
  * by itself; or `?lastEventId=`) gets every event after that id from the
  * outbox, then the live ones, with no gap and no repeat. Without one, the
  * stream starts with what happens next. An id older than what the outbox still
- * keeps (EVENTS_RETENTION_MS) is answered with a `gap` event first.
+ * keeps (EVENTS_RETENTION_MS) is answered with a `gap` event first. An id
+ * newer than anything stored here (garbage that looks like an id, or one from
+ * a node whose clock runs ahead) cannot be resumed from: the stream says so
+ * with a `gap` event (`reason: 'unknown_id'`), then goes on live, rather than
+ * waiting silently for events that would have to sort after it.
+ * On PostgreSQL the outbox is the cluster's: any node streams every node's
+ * events, and an id one node served resumes on any other.
  * A QR's text is never on this stream: fetch it from /sessions/:userId/:sessionId/qr.
  */
 import type { FastifyInstance } from 'fastify';
-import type { EventService } from '../events/event-service.js';
-import { eventIdPattern } from '../events/event-id.js';
-import { eventTypes, visibleTo, type FleetEvent } from '../events/fleet-event.js';
+import type { EventService } from '../webhooks/event-service.js';
+import { eventIdPattern } from '../outbox/event-id.js';
+import { eventTypes, visibleTo, type FleetEvent } from '../outbox/fleet-event.js';
 import { openEventStream } from './event-stream.js';
+import { errors, guarded, text } from './route-docs.js';
 import { idSchema } from './session-params.js';
 
 interface Query {
@@ -32,6 +39,8 @@ export function fleetEventRoutes(app: FastifyInstance, events: EventService): vo
     '/events',
     {
       schema: {
+        summary: 'Server-sent events for the whole fleet, with `id:` fields; `Last-Event-ID` resumes without gaps',
+        tags: ['events'],
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -42,6 +51,7 @@ export function fleetEventRoutes(app: FastifyInstance, events: EventService): vo
             lastEventId: { type: 'string' },
           },
         },
+        response: { 200: text('text/event-stream', 'An endless event stream, one SSE event per fleet event, named by its type'), ...errors(400, ...guarded) },
       },
     },
     async (request, reply) => {
@@ -71,8 +81,17 @@ export function fleetEventRoutes(app: FastifyInstance, events: EventService): vo
       };
       // Listen before replaying: what is appended meanwhile is held, then sent after the replay (ids dedupe the overlap).
       stream.onClose(outbox.onAppended((batch) => (replaying ? held.push(...batch) : send(batch))));
+      // A shared outbox: an id another node served may be newer than what this one has handed on yet.
+      await outbox.sync?.().catch(() => undefined);
       const pruned = outbox.prunedThrough();
-      if (resumeFrom !== undefined && pruned !== null && resumeFrom < pruned) stream.send('gap', { after: resumeFrom, oldestKept: outbox.oldestId() });
+      const newest = outbox.newestId();
+      if (resumeFrom !== undefined && resumeFrom > (newest ?? pruned ?? '')) {
+        // Every id stored here sorts at or below `newest`: replaying "after" this one would skip everything until the clock passes it.
+        stream.send('gap', { after: resumeFrom, reason: 'unknown_id', message: 'Last-Event-ID is newer than any event this service has; continuing live', newest });
+        last = newest;
+      } else if (resumeFrom !== undefined && pruned !== null && resumeFrom < pruned) {
+        stream.send('gap', { after: resumeFrom, oldestKept: outbox.oldestId() });
+      }
       if (resumeFrom !== undefined) {
         for (;;) {
           const page = await outbox.read(last, replayPageSize);

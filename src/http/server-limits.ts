@@ -20,7 +20,7 @@ export interface ServerLimits {
   headersTimeoutMs: number;
   /** An idle keep-alive connection is closed after this. Default 5 s. */
   keepAliveTimeoutMs: number;
-  /** A socket silent this long is closed; above the event streams' 15 s heartbeat. Default 60 s. */
+  /** A socket silent this long is closed; far above the event streams' 2 s keep-alive. Default 60 s. */
   idleSocketTimeoutMs: number;
 }
 

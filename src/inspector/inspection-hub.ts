@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import type { InspectionEvent } from 'xstate';
 import { keyString, type SessionKey } from '../store/session-key.js';
-import { statePath } from '../service/session-view.js';
+import { statePath } from '../session/session-view.js';
 import { eventName, type NamingContext } from './event-names.js';
 
 export interface InspectionHubOptions {

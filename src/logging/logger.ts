@@ -47,6 +47,19 @@ export function defaultLogFormat(stdoutIsTerminal: boolean = process.stdout.isTT
   return stdoutIsTerminal ? 'pretty' : 'json';
 }
 
+const levelNames: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * LOG_LEVEL and LOG_FORMAT read leniently, for the lines logged before the configuration is
+ * checked (the config module refuses a bad value right after): the first line already has the
+ * format of the last.
+ */
+export function loggerOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): LoggerOptions {
+  const level = env.LOG_LEVEL && levelNames.includes(env.LOG_LEVEL) ? (env.LOG_LEVEL as LevelWithSilent) : undefined;
+  const format = (logFormats as readonly string[]).includes(env.LOG_FORMAT ?? '') ? (env.LOG_FORMAT as LogFormat) : null;
+  return { level, format };
+}
+
 /** A URL path without its query string: keys and tokens sent as `?key=` stay out of the logs. */
 export function pathOnly(url: string | undefined): string | undefined {
   return url?.split('?')[0];

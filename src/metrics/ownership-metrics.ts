@@ -5,6 +5,8 @@
  *   wa_vigil_takeovers_total           counter: sessions taken over from a dead or departed owner
  *   wa_vigil_leases_lost_total         counter: leases found taken by another holder
  *   wa_vigil_lease_renew_seconds       histogram: how long renewing every lease took
+ *   wa_vigil_start_failures_total      counter: starts (restore, takeover, start) that failed after taking
+ *                                      the lease; each released it so a later tick retries
  */
 import type { EventEmitter } from 'node:events';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -17,6 +19,8 @@ export interface OwnershipSource {
   owned(): number;
   /** The placement loop: 'renewed' (ms), 'lost' (count), 'taken'. */
   events: EventEmitter;
+  /** The registry: 'startFailed'. */
+  sessions?: EventEmitter;
 }
 
 /** Registers the metrics; returns the way to stop listening. */
@@ -36,6 +40,13 @@ export function registerOwnershipMetrics(registry: Registry, source: OwnershipSo
   const onRenewed = (ms: number) => renew.observe(ms / 1000);
   const onLost = (count: number) => lost.inc(count);
   const onTaken = () => takeovers.inc();
+  const startFailures = new Counter({
+    name: 'wa_vigil_start_failures_total',
+    help: 'Session starts (restore, takeover, start) that failed after taking the lease; the lease was released.',
+    registers,
+  });
+  const onStartFailed = () => startFailures.inc();
+  source.sessions?.on('startFailed', onStartFailed);
   source.events.on('renewed', onRenewed);
   source.events.on('lost', onLost);
   source.events.on('taken', onTaken);
@@ -43,5 +54,6 @@ export function registerOwnershipMetrics(registry: Registry, source: OwnershipSo
     source.events.off('renewed', onRenewed);
     source.events.off('lost', onLost);
     source.events.off('taken', onTaken);
+    source.sessions?.off('startFailed', onStartFailed);
   };
 }

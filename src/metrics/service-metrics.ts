@@ -1,7 +1,7 @@
 /**
  * The service's Prometheus metrics (prom-client), derived from what the
- * session manager already exposes — list(), its 'transition' events, its
- * counters and its admission control — so the manager holds no metric code.
+ * session registry already exposes — list(), its 'change' events, its
+ * counters and its admission control — so the registry holds no metric code.
  *
  *   process_*, nodejs_*                      prom-client's default process metrics (RSS, heap, event-loop lag, GC…)
  *   wa_vigil_sessions{state}                 gauge: sessions per top-level state (all five, zeros included)
@@ -17,17 +17,22 @@
  *   wa_vigil_connects_in_flight              gauge: attempts in their handshake now
  *   wa_vigil_connects_queued                 gauge: attempts waiting for a handshake slot
  *   wa_vigil_uptime_seconds                  gauge: seconds since the service started
+ *   wa_vigil_certificate_refusals_total{reason}  counter: handshakes refused because the server's Noise certificate chain failed a check
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { SessionView } from '../service/session-view.js';
+import { sessionStates } from '../../machines/session.states.js';
+import type { SessionChange } from '../session/session-change.js';
+import type { SessionFeed } from '../session/session-feed.js';
+import type { SessionView } from '../session/session-view.js';
+import { certificateRefusalCounts, certificateRefusals } from '../whatsapp/noise-certificate.js';
 import { onProbeRoundTrip } from '../whatsapp/probe-channel.js';
 import { SessionTimings } from './session-timings.js';
 
-/** The part of the session manager the metrics read. */
-export interface MetricsSource {
+/** The part of the session registry the metrics read. */
+export interface MetricsSource extends SessionFeed {
   list(): SessionView[];
-  on(event: 'transition', listener: (view: SessionView) => void): unknown;
-  off(event: 'transition', listener: (view: SessionView) => void): unknown;
+  /** This process: on a cluster its metrics count the sessions it runs (and those nobody runs), never another node's. */
+  ownership: { holder: string };
   counters: { reconnectAttempts: number; closesByStatusCode: ReadonlyMap<string, number> };
   admission: {
     inFlight: number;
@@ -41,11 +46,10 @@ export interface ServiceMetrics {
   registry: Registry;
   /** Prometheus text exposition. */
   render(): Promise<string>;
-  /** Stops listening to the manager. */
+  /** Stops listening to the registry. */
   stop(): void;
 }
 
-const topLevelStates = ['connecting', 'open', 'degraded', 'backingOff', 'terminated'] as const;
 const prefix = 'wa_vigil_';
 
 /** Buckets in seconds, chosen around each quantity's normal range and its alarming tail. */
@@ -54,11 +58,14 @@ const recoveryBuckets = [0.5, 1, 3, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 const admissionWaitBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const probeBuckets = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function createServiceMetrics(manager: MetricsSource, now: () => number = () => performance.now()): ServiceMetrics {
+export function createServiceMetrics(sessions: MetricsSource, now: () => number = () => performance.now()): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const startedAt = now();
   const timings = new SessionTimings();
+  // Another node's session is that node's to count: summed over the cluster, each session once.
+  const elsewhere = (view: SessionView) => view.owner !== null && view.owner !== sessions.ownership.holder;
+  const counted = () => sessions.list().filter((view) => !elsewhere(view));
   const registers = [registry];
 
   new Gauge({
@@ -68,10 +75,10 @@ export function createServiceMetrics(manager: MetricsSource, now: () => number =
     registers,
     collect() {
       this.reset();
-      for (const state of topLevelStates) this.set({ state }, 0);
-      const sessions = manager.list();
-      for (const view of sessions) this.inc({ state: view.state });
-      timings.forgetAllBut(new Set(sessions.map((v) => `${v.userId}/${v.sessionId}`)));
+      for (const state of sessionStates) this.set({ state }, 0);
+      const views = counted();
+      for (const view of views) this.inc({ state: view.state });
+      timings.forgetAllBut(new Set(views.map((v) => `${v.userId}/${v.sessionId}`)));
     },
   });
   new Gauge({
@@ -81,7 +88,7 @@ export function createServiceMetrics(manager: MetricsSource, now: () => number =
     registers,
     collect() {
       this.reset();
-      for (const view of manager.list()) this.inc({ status: view.status });
+      for (const view of counted()) this.inc({ status: view.status });
     },
   });
   new Counter({
@@ -91,7 +98,18 @@ export function createServiceMetrics(manager: MetricsSource, now: () => number =
     registers,
     collect() {
       this.reset();
-      for (const [code, count] of manager.counters.closesByStatusCode) this.inc({ status_code: code }, count);
+      for (const [code, count] of sessions.counters.closesByStatusCode) this.inc({ status_code: code }, count);
+    },
+  });
+  new Counter({
+    name: `${prefix}certificate_refusals_total`,
+    help: "Handshakes refused: the server's Noise certificate chain did not lead to the trusted root, or was expired or not for its key.",
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      // Every reason, zeros included, so an alert on any of them has a series from the start.
+      for (const reason of certificateRefusals) this.inc({ reason }, certificateRefusalCounts().get(reason) ?? 0);
     },
   });
   new Counter({
@@ -100,7 +118,7 @@ export function createServiceMetrics(manager: MetricsSource, now: () => number =
     registers,
     collect() {
       this.reset();
-      this.inc(manager.counters.reconnectAttempts);
+      this.inc(sessions.counters.reconnectAttempts);
     },
   });
   const reconnects = new Counter({
@@ -143,7 +161,7 @@ export function createServiceMetrics(manager: MetricsSource, now: () => number =
     help: 'Connection attempts in their handshake now.',
     registers,
     collect() {
-      this.set(manager.admission.inFlight);
+      this.set(sessions.admission.inFlight);
     },
   });
   new Gauge({
@@ -151,7 +169,7 @@ export function createServiceMetrics(manager: MetricsSource, now: () => number =
     help: 'Connection attempts waiting for a handshake slot.',
     registers,
     collect() {
-      this.set(manager.admission.queued);
+      this.set(sessions.admission.queued);
     },
   });
   new Gauge({
@@ -163,24 +181,25 @@ export function createServiceMetrics(manager: MetricsSource, now: () => number =
     },
   });
 
-  const onTransition = (view: SessionView) => {
-    const facts = timings.observe(view, now());
+  const onChange = (change: SessionChange) => {
+    if (elsewhere(change.after)) return;
+    const facts = timings.observe(change, now());
     if (facts.reconnected) reconnects.inc();
     if (facts.terminatedReason) terminations.inc({ reason: facts.terminatedReason });
     if (facts.connectSeconds !== undefined) connectDuration.observe(facts.connectSeconds);
     if (facts.recoverySeconds !== undefined) recovery.observe(facts.recoverySeconds);
   };
   const onAdmitted = (waitedMs: number) => admissionWait.observe(waitedMs / 1000);
-  manager.on('transition', onTransition);
-  manager.admission.on('admitted', onAdmitted);
+  sessions.on('change', onChange);
+  sessions.admission.on('admitted', onAdmitted);
   const stopProbes = onProbeRoundTrip((probe) => probeRoundTrip.observe(probe.roundTripMs / 1000));
 
   return {
     registry,
     render: () => registry.metrics(),
     stop: () => {
-      manager.off('transition', onTransition);
-      manager.admission.off('admitted', onAdmitted);
+      sessions.off('change', onChange);
+      sessions.admission.off('admitted', onAdmitted);
       stopProbes();
     },
   };

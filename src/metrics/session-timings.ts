@@ -1,11 +1,12 @@
 /**
- * What the metrics learn from a stream of session views (the manager's
- * 'transition' events): how long a connection attempt took to open, how long
- * a session was down between a close and the next open, which sessions
- * reconnected and why one ended. It keeps a few numbers per session and
- * nothing once the session is gone (forgetAllBut).
+ * What the metrics learn from the sessions' changes (the registry's 'change'
+ * events): how long a connection attempt took to open, how long a session was
+ * down between a close and the next open, which sessions reconnected and why
+ * one ended. What changed is read from the change itself; only the clocks
+ * (when an attempt or an outage began) are kept per session, and nothing once
+ * the session is gone (forgetAllBut).
  */
-import type { SessionView } from '../service/session-view.js';
+import type { SessionChange } from '../session/session-change.js';
 
 export interface TransitionFacts {
   /** Attempt start → open, in seconds; not measured when a person was scanning a QR meanwhile. */
@@ -18,10 +19,8 @@ export interface TransitionFacts {
   terminatedReason?: string;
 }
 
+/** The clocks of one session: nothing a view says, only when things began. */
 interface Track {
-  state: string;
-  status: string;
-  lastCloseAt: string | null;
   connectingSinceMs: number | null;
   /** A QR was shown during this attempt: its duration is a person's, not the network's. */
   pairing: boolean;
@@ -33,23 +32,22 @@ const connected = new Set(['open', 'degraded']);
 export class SessionTimings {
   private readonly tracks = new Map<string, Track>();
 
-  /** Feed every view in order; `nowMs` is when it happened (a monotonic clock). */
-  observe(view: SessionView, nowMs: number): TransitionFacts {
+  /** Feed every change in order; `nowMs` is when it happened (a monotonic clock). */
+  observe(change: SessionChange, nowMs: number): TransitionFacts {
+    const { before, after: view } = change;
     const key = `${view.userId}/${view.sessionId}`;
-    const previous = this.tracks.get(key);
-    const track: Track = previous
-      ? { ...previous }
-      : { state: 'terminated', status: 'terminated', lastCloseAt: null, connectingSinceMs: null, pairing: false, downSinceMs: null };
+    const track: Track = this.tracks.get(key) ?? { connectingSinceMs: null, pairing: false, downSinceMs: null };
     const facts: TransitionFacts = {};
-    const wasState = previous?.state;
+    const wasState = before?.state;
+    const wasStatus = before?.status ?? 'terminated';
 
     const closeAt = view.lastDisconnect?.at ?? null;
-    const newClose = view.lastDisconnect !== null && closeAt !== track.lastCloseAt;
+    const newClose = view.lastDisconnect !== null && closeAt !== (before?.lastDisconnect?.at ?? null);
     const dropped = wasState !== undefined && connected.has(wasState) && !connected.has(view.state);
     if ((newClose || dropped) && view.state !== 'terminated') track.downSinceMs ??= nowMs;
 
     if (view.state === 'connecting') {
-      const afterPairing = track.status === 'connecting.awaitingQr' && view.status !== 'connecting.awaitingQr';
+      const afterPairing = wasStatus === 'connecting.awaitingQr' && view.status !== 'connecting.awaitingQr';
       if (wasState !== 'connecting' || afterPairing) {
         if (wasState !== undefined && wasState !== 'terminated' && wasState !== 'connecting') facts.reconnected = true;
         track.connectingSinceMs = nowMs;
@@ -65,17 +63,13 @@ export class SessionTimings {
       track.downSinceMs = null;
     }
 
-    // Only a session seen alive can end: a first view that says terminated is a stale one (a start reported
-    // before the new actor was in place), not a termination.
+    // Only a session seen alive can end: a first view that says terminated is not a termination.
     if (view.state === 'terminated' && wasState !== undefined && wasState !== 'terminated') {
       facts.terminatedReason = view.terminatedReason ?? 'unknown';
       track.connectingSinceMs = null;
       track.downSinceMs = null;
     }
 
-    track.state = view.state;
-    track.status = view.status;
-    track.lastCloseAt = closeAt;
     this.tracks.set(key, track);
     return facts;
   }

@@ -5,6 +5,7 @@
  *                                               (delivered, failed = will retry, refused = 4xx not retried, gone = 410)
  *   wa_vigil_webhook_delivery_seconds           histogram: one attempt, request sent → answer (or failure)
  *   wa_vigil_outbox_depth                       gauge: events some subscription has not received yet
+ *   wa_vigil_webhook_subscriptions{state}       gauge: subscriptions, active or paused (MAX_WEBHOOKS caps the sum)
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { DeliveryResult } from '../webhooks/dispatcher.js';
@@ -12,6 +13,7 @@ import type { DeliveryResult } from '../webhooks/dispatcher.js';
 /** The part of the event service the metrics read. */
 export interface WebhookMetricsSource {
   outbox: { depth(): number };
+  subscriptions: { list(): ReadonlyArray<{ paused: unknown }> };
   dispatcher: {
     on(event: 'attempt', listener: (result: DeliveryResult, seconds: number) => void): unknown;
     off(event: 'attempt', listener: (result: DeliveryResult, seconds: number) => void): unknown;
@@ -42,6 +44,18 @@ export function registerWebhookMetrics(registry: Registry, source: WebhookMetric
     registers,
     collect() {
       this.set(source.outbox.depth());
+    },
+  });
+  new Gauge({
+    name: 'wa_vigil_webhook_subscriptions',
+    help: 'Webhook subscriptions by state (active, paused); MAX_WEBHOOKS caps the sum.',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const all = source.subscriptions.list();
+      const paused = all.filter((subscription) => subscription.paused).length;
+      this.set({ state: 'active' }, all.length - paused);
+      this.set({ state: 'paused' }, paused);
     },
   });
   const onAttempt = (result: DeliveryResult, seconds: number) => {

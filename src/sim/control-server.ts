@@ -9,11 +9,16 @@
  *   PUT  /behaviour                  {noHandshakeReply?, withholdLogin?, loginDelayMs?, replyDelayMs?, qrRefCount?, certificate?, rejectUpgrades?}
  *   POST /scan                       {qr, phone?}: a phone scans a QR
  *   POST /unlink                     {jid}: the phone unlinks a device
+ *   POST /contacts                   {phone, lid?, pushName?, receipts?: none|delivered|read}: a contact joins WhatsApp
+ *   GET  /contacts                   every contact with what its phone received
+ *   POST /contacts/<phone>/messages  {to: device jid, text, addressing?: pn|lid}: the contact sends a text → {id}
+ *   POST /contacts/<phone>/retry     {to: device jid, id}: the contact's phone asks for message id again
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { certificateVariants, type CertificateVariant } from './certificates.js';
+import type { ContactPhone, ReceiptMode } from './contacts.js';
 import type { SimulatedConnection } from './simulated-connection.js';
 import type { WaSimulator } from './wa-simulator.js';
 
@@ -96,13 +101,60 @@ async function handle(sim: WaSimulator, req: IncomingMessage): Promise<unknown> 
     sim.unlinkDevice(jid);
     return { unlinked: jid };
   }
+  if (path === '/contacts' || path.startsWith('/contacts/')) return contacts(sim, req.method ?? 'GET', path, body);
   throw new HttpError(404, `no route ${req.method} ${path}`);
+}
+
+const receiptModes: readonly ReceiptMode[] = ['none', 'delivered', 'read'];
+
+async function contacts(sim: WaSimulator, method: string, path: string, body: Record<string, unknown>): Promise<unknown> {
+  if (path === '/contacts' && method === 'GET') return sim.messaging.contacts.all().map(contactState);
+  if (path === '/contacts' && method === 'POST') {
+    const phone = requiredString(body, 'phone');
+    const receipts = body.receipts;
+    if (receipts !== undefined && !receiptModes.includes(receipts as ReceiptMode)) throw new HttpError(400, `receipts: one of ${receiptModes.join(', ')}`);
+    const lid = body.lid === undefined ? undefined : requiredString(body, 'lid');
+    const pushName = body.pushName === undefined ? undefined : requiredString(body, 'pushName');
+    try {
+      return contactState(sim.addContact({ phone, ...(lid ? { lid } : {}), ...(pushName ? { pushName } : {}), ...(receipts ? { receipts: receipts as ReceiptMode } : {}) }));
+    } catch (error) {
+      throw new HttpError(400, error instanceof Error ? error.message : String(error));
+    }
+  }
+  const match = /^\/contacts\/(\d+)\/(messages|retry)$/.exec(path);
+  if (!match || method !== 'POST') throw new HttpError(404, `no route ${method} ${path}`);
+  const from = match[1]!;
+  if (!sim.contact(from)) throw new HttpError(404, `${from} is not a contact`);
+  const to = requiredString(body, 'to');
+  try {
+    if (match[2] === 'retry') {
+      sim.retryReceipt(to, { from, id: requiredString(body, 'id') });
+      return { retried: body.id };
+    }
+    const addressing = body.addressing === 'lid' ? 'lid' : 'pn';
+    return { id: await sim.sendText(to, { from, text: requiredString(body, 'text'), addressing }) };
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    throw new HttpError(409, error instanceof Error ? error.message : String(error));
+  }
+}
+
+function contactState(contact: ContactPhone) {
+  return { phone: contact.phone, jid: contact.jid, lid: contact.lid, receipts: contact.receipts, shown: contact.shownIds().length, inbox: contact.inbox };
+}
+
+function requiredString(body: Record<string, unknown>, field: string): string {
+  const value = body[field];
+  if (typeof value !== 'string' || value === '') throw new HttpError(400, `${field}: required string`);
+  return value;
 }
 
 function state(sim: WaSimulator) {
   const cpu = process.cpuUsage();
   return {
     url: sim.url,
+    /** The root its certificate chain is signed by: a client's WA_ROOT_PUBLIC_KEY. */
+    rootPublicKey: sim.rootPublicKeyHex,
     /** This process's CPU so far (benchmarks charge the server's share of a reconnect with it). */
     cpuMs: (cpu.user + cpu.system) / 1000,
     counters: sim.counters,

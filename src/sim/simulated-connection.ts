@@ -9,13 +9,11 @@ import { decodeBinaryNode, encodeBinaryNode, proto, type BinaryNode } from '@whi
 import type { WebSocket } from 'ws';
 import type { CertificateVariant, NoiseIdentity } from './certificates.js';
 import { encodeFrame, FrameReader, generateKeyPair, NoiseHandshakeState, sharedKey, type NoiseTransport } from './noise-server.js';
+import type { MessagingPort, SimulatedMessaging } from './messaging.js';
 import { buildPairSuccess, type LinkedDevice, type ScannedQr } from './phone.js';
 
 /** What the client sends before its first frame: "WA", protocol 6, dictionary 3. */
 const introHeader = Buffer.from([87, 65, 6, 3]);
-/** Pre-keys the server claims to hold; above Baileys' minimum so it uploads none. */
-const serverPreKeyCount = 50;
-
 export type ConnectionPhase = 'handshake' | 'awaitingScan' | 'loggingIn' | 'loggedIn' | 'closed';
 
 /** How the simulated server behaves toward new connections (all overridable at run time). */
@@ -59,7 +57,7 @@ export interface BlackholeOptions {
   stopReading?: boolean;
 }
 
-export class SimulatedConnection extends EventEmitter {
+export class SimulatedConnection extends EventEmitter implements MessagingPort {
   phase: ConnectionPhase = 'handshake';
   /** The logged-in device, once known. */
   jid: string | null = null;
@@ -85,6 +83,7 @@ export class SimulatedConnection extends EventEmitter {
     private readonly identity: NoiseIdentity,
     private readonly behaviour: SimulatorBehaviour,
     private readonly registry: DeviceRegistry,
+    private readonly messaging?: SimulatedMessaging,
   ) {
     super();
     ws.on('message', (data: Buffer) => {
@@ -157,6 +156,11 @@ export class SimulatedConnection extends EventEmitter {
     const stanzaId = this.stanzaId();
     this.pendingPairing = { stanzaId, device };
     this.send(buildPairSuccess(scan, device, stanzaId));
+  }
+
+  /** Sends `node` to the client (as the server would, after any reply delay). */
+  deliver(node: BinaryNode): void {
+    this.send(node);
   }
 
   /** Stop every timer this connection armed (the simulator is closing). */
@@ -248,7 +252,8 @@ export class SimulatedConnection extends EventEmitter {
   }
 
   private onNode(node: BinaryNode): void {
-    if (node.tag !== 'iq') return; // presence, ib, receipts: nothing to answer
+    if (this.phase === 'loggedIn' && this.messaging?.onNode(this, node)) return;
+    if (node.tag !== 'iq') return; // presence, ib, acks: nothing to answer
     const { id, type, xmlns } = node.attrs;
     if (type === 'result' || type === 'error') {
       if (this.pendingPairing && id === this.pendingPairing.stanzaId) this.onPairingSigned();
@@ -256,9 +261,7 @@ export class SimulatedConnection extends EventEmitter {
     }
     const child = Array.isArray(node.content) ? node.content[0] : undefined;
     const reply: BinaryNode = { tag: 'iq', attrs: { id: id ?? '', type: 'result', from: 's.whatsapp.net' } };
-    if (xmlns === 'encrypt' && child?.tag === 'count') {
-      reply.content = [{ tag: 'count', attrs: { value: String(serverPreKeyCount) } }];
-    } else if (xmlns === 'encrypt' && child?.tag === 'digest') {
+    if (xmlns === 'encrypt' && child?.tag === 'digest') {
       reply.content = [{ tag: 'digest', attrs: {} }];
     } else if (xmlns === 'w:p') {
       this.counters.pingsAnswered += 1;
@@ -300,7 +303,8 @@ export class SimulatedConnection extends EventEmitter {
     this.ws.send(encodeFrame(payload));
   }
 
-  private later(delayMs: number, fn: () => void): void {
+  /** Runs `fn` after `delayMs` unless the connection is disposed first. */
+  later(delayMs: number, fn: () => void): void {
     if (delayMs <= 0) return fn();
     const timer = setTimeout(() => {
       this.timers.delete(timer);

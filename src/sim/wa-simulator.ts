@@ -10,6 +10,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { createNoiseIdentity, type NoiseIdentity } from './certificates.js';
+import { SimulatedContacts, type ContactOptions, type ContactPhone } from './contacts.js';
+import { SimulatedMessaging, type SendTextOptions } from './messaging.js';
 import { parseQr, type LinkedDevice } from './phone.js';
 import {
   defaultBehaviour,
@@ -25,6 +27,8 @@ export interface WaSimulatorOptions {
   /** Port; default 0 (any free one). */
   port?: number;
   behaviour?: Partial<SimulatorBehaviour>;
+  /** Sign the certificate chain under a root made from this seed instead of the shared simulator root. */
+  rootSeed?: string;
 }
 
 export interface SimulatorCounters {
@@ -58,8 +62,10 @@ export class WaSimulator extends EventEmitter {
   readonly issuedRefs: string[] = [];
   /** Answer the WebSocket upgrade with HTTP 403 (Baileys then hangs, reporting nothing). */
   rejectUpgrades = false;
+  /** The contacts' phones and what they exchange with linked devices. */
+  readonly messaging = new SimulatedMessaging(new SimulatedContacts());
 
-  private readonly identity: NoiseIdentity = createNoiseIdentity();
+  private readonly identity: NoiseIdentity;
   private readonly http: Server;
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly connections = new Map<number, SimulatedConnection>();
@@ -73,6 +79,7 @@ export class WaSimulator extends EventEmitter {
     const host = options.host ?? '127.0.0.1';
     if (!loopbackHosts.has(host)) throw new Error(`the simulator only listens on loopback, not ${host}`);
     this.behaviour = { ...defaultBehaviour, ...options.behaviour };
+    this.identity = createNoiseIdentity(options.rootSeed);
     this.http = createServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket only\n');
     });
@@ -94,6 +101,16 @@ export class WaSimulator extends EventEmitter {
     const address = this.http.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return `ws://${host}:${address.port}/ws/chat`;
+  }
+
+  /** The root public key its certificate chain is signed by: what a client must trust (WA_ROOT_PUBLIC_KEY). */
+  get rootPublicKey(): Uint8Array {
+    return this.identity.rootPublicKey;
+  }
+
+  /** rootPublicKey as hex, the form WA_ROOT_PUBLIC_KEY takes. */
+  get rootPublicKeyHex(): string {
+    return Buffer.from(this.identity.rootPublicKey).toString('hex');
   }
 
   /** The encoded Noise certificate chain new connections are shown (behaviour.certificate picks it). */
@@ -146,12 +163,38 @@ export class WaSimulator extends EventEmitter {
     return device;
   }
 
+  /** Puts a contact on the simulated WhatsApp (any number never added is not on WhatsApp). */
+  addContact(options: ContactOptions): ContactPhone {
+    return this.messaging.contacts.add(options);
+  }
+
+  /** The contact's phone for a phone number or jid, if it is on the simulated WhatsApp. */
+  contact(jidOrPhone: string): ContactPhone | undefined {
+    return this.messaging.contacts.find(jidOrPhone);
+  }
+
+  /** A contact sends a text to the logged-in device `device` (its jid); resolves with the message id. */
+  sendText(device: string, options: SendTextOptions): Promise<string> {
+    return this.messaging.sendText(this.loggedInDevice(device), options);
+  }
+
+  /** A contact's phone asks `device` to send message `id` again. */
+  retryReceipt(device: string, options: { from: string; id: string; count?: number }): void {
+    this.messaging.retryReceipt(this.loggedInDevice(device), options);
+  }
+
   async stop(): Promise<void> {
     for (const connection of this.connections.values()) connection.dispose();
     for (const client of this.wss.clients) client.terminate();
     for (const socket of this.rawSockets) socket.destroy();
     this.wss.close();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  private loggedInDevice(device: string): SimulatedConnection {
+    const connection = this.loggedIn(device).at(-1);
+    if (!connection) throw new Error(`${device} is not logged in`);
+    return connection;
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -162,7 +205,7 @@ export class WaSimulator extends EventEmitter {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const id = this.nextConnectionId++;
-      const connection = new SimulatedConnection(id, ws, socket, this.identity, this.behaviour, this.registry);
+      const connection = new SimulatedConnection(id, ws, socket, this.identity, this.behaviour, this.registry, this.messaging);
       this.connections.set(id, connection);
       this.counters.connectionsAccepted += 1;
       connection.on('closed', () => {
@@ -215,4 +258,4 @@ export class WaSimulator extends EventEmitter {
   };
 }
 
-export type { SimulatedConnection, SimulatorBehaviour, BlackholeOptions };
+export type { SimulatedConnection, SimulatorBehaviour, BlackholeOptions, ContactOptions, ContactPhone, SendTextOptions };

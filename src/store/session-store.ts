@@ -8,7 +8,8 @@
  * (LeaseLostError) once the lease is no longer the current one, so a process
  * that lost a session writes nothing more.
  */
-import type { AuthStateHandle } from '../whatsapp/connection.actor.js';
+import type { AuthenticationState } from '@whiskeysockets/baileys';
+import type { MessageQueue } from './message-queue.js';
 import type { Lease, Ownership } from './ownership.js';
 import type { SessionKey } from './session-key.js';
 
@@ -24,6 +25,12 @@ export interface SessionMeta {
 }
 
 /** A session's credentials, open for one actor. */
+/** Credentials as a connection needs them: Baileys' state and how to save its creds. */
+export interface AuthStateHandle {
+  state: AuthenticationState;
+  saveCreds(): Promise<void>;
+}
+
 export interface SessionAuthState extends AuthStateHandle {
   /** Whether credentials existed when opened (false: fresh ones were made). */
   readonly existed: boolean;
@@ -49,4 +56,13 @@ export interface SessionStore {
   hasCredentials(key: SessionKey): Promise<boolean>;
   /** Removes the session and everything in it. */
   remove(lease: Lease): Promise<void>;
+  /** Each session's outgoing messages, fenced by the same leases. */
+  readonly messages: MessageQueue;
+  /**
+   * Removes a session whose create did not finish, without a lease: only while it holds
+   * neither metadata nor credentials (anything more is a session, and is left alone).
+   */
+  discard?(key: SessionKey): Promise<void>;
+  /** A small write that proves the storage takes writes (a degraded process probes to learn it recovered). */
+  probeWrite?(): Promise<void>;
 }

@@ -19,6 +19,8 @@ import { PgOwnership } from '../store/postgres/pg-ownership.js';
 import { PostgresSessionStore } from '../store/postgres/pg-session-store.js';
 import type { SessionKey } from '../store/session-key.js';
 import type { SessionStore } from '../store/session-store.js';
+import { folderFiles, type SubscriptionFiles } from '../webhooks/subscriptions.js';
+import { pgSubscriptionFiles } from '../webhooks/postgres/pg-subscriptions.js';
 
 export interface RawKey {
   type: string;
@@ -38,6 +40,8 @@ export interface SessionEndpoint {
   /** A lease to write the session with. */
   lease(key: SessionKey): Promise<Lease>;
   release(lease: Lease): Promise<void>;
+  /** The webhook subscriptions kept beside the sessions (the folder's `.webhooks/`, the cluster's table). */
+  readonly subscriptions: SubscriptionFiles;
   close(): Promise<void>;
 }
 
@@ -85,7 +89,8 @@ async function openFolder(folder: string): Promise<SessionEndpoint> {
       return keys;
     },
     liveOwner: async (key) => {
-      const owner = await ownership.liveOwner(key);
+      // The tool has no history of the service's heartbeat: it watches it for a TTL before calling it dead.
+      const owner = await ownership.watchedLiveOwner(key);
       return owner === holder ? null : owner;
     },
     async lease(key) {
@@ -94,6 +99,7 @@ async function openFolder(folder: string): Promise<SessionEndpoint> {
       return result.lease;
     },
     release: (lease) => ownership.release(lease),
+    subscriptions: folderFiles(folder),
     close: () => ownership.stop(),
   };
 }
@@ -126,11 +132,14 @@ async function openDatabase(url: string): Promise<SessionEndpoint> {
     },
     async lease(key) {
       // Only a free lease or a dead node's, bumping the epoch: what any node's acquire does.
+      // A beat first: the tool renews nothing else, and nodes judge it alive by its counter moving.
+      await ownership.renew([]);
       const taken = await ownership.acquire(key);
       if (!taken.acquired) throw new Error(`${key.userId}/${key.sessionId}: its lease is held by a live node`);
       return taken.lease;
     },
     release: (lease) => ownership.release(lease),
+    subscriptions: pgSubscriptionFiles(pool),
     close: async () => {
       await ownership.stop();
       await pool.end();

@@ -1,4 +1,9 @@
-/** A counting semaphore: at most `limit` deliveries in flight across subscriptions. */
+/**
+ * A counting semaphore: at most `limit` deliveries starting at once across
+ * subscriptions. Waiters are served first come, first served; a waiter whose
+ * signal fires (its subscription deleted, or shutdown) leaves the line at once
+ * instead of waiting for its turn.
+ */
 export class Slots {
   private used = 0;
   private readonly waiting: Array<() => void> = [];
@@ -11,10 +16,25 @@ export class Slots {
     return this.used;
   }
 
-  /** Resolves with a release function (idempotent) once a slot is free. */
-  async acquire(): Promise<() => void> {
-    if (this.used >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.used += 1;
+  /** Resolves with a release function (idempotent) once a slot is free; null when `signal` fired first. */
+  async acquire(signal?: AbortSignal): Promise<(() => void) | null> {
+    if (signal?.aborted) return null;
+    if (this.used >= this.limit) {
+      const granted = await new Promise<boolean>((resolve) => {
+        const take = () => {
+          signal?.removeEventListener('abort', leave);
+          resolve(true);
+        };
+        const leave = () => {
+          const index = this.waiting.indexOf(take);
+          if (index >= 0) this.waiting.splice(index, 1);
+          resolve(false);
+        };
+        this.waiting.push(take);
+        signal?.addEventListener('abort', leave, { once: true });
+      });
+      if (!granted) return null;
+    } else this.used += 1;
     let released = false;
     return () => {
       if (released) return;

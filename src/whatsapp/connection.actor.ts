@@ -19,22 +19,29 @@
  * waiting with nothing reported (it listens to ws' `unexpected-response`, so ws
  * does not abort); this actor reports it as a close and aborts the request. None
  * of them emit a frame, so none of them reach WhatsApp.
+ *
+ * A server whose Noise certificate chain does not lead to the trusted root
+ * (noise-certificate.ts) answered, but did not prove it is WhatsApp: the handshake
+ * is refused, logged and reported as a close with `outage: true`, so it spends
+ * nothing of the give-up budget and is never taken for a logout.
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import makeWASocket, {
   S_WHATSAPP_NET,
-  type AuthenticationState,
   type BaileysEventMap,
   type ConnectionState,
+  type proto,
+  type WAMessageKey,
   type WASocket,
 } from '@whiskeysockets/baileys';
 import type { WebSocket } from 'ws';
-import { fromCallback } from 'xstate';
+import { fromCallback, type AnyActorRef } from 'xstate';
 import type { ConnectionCommand, ConnectionEvent, ConnectionInput } from '../../machines/session.events.js';
+import type { AuthStateHandle } from '../store/session-store.js';
 import type { Logger } from '../logging/logger.js';
 import { baileysLogger } from './baileys-logger.js';
 // Side effect: Baileys' certificate checks remember what they verified (reconnect CPU).
-import './certificate-verify-cache.js';
+import { isNoiseCertificateError, trustNoiseRoot } from './noise-certificate.js';
 import { defaultDeadLinkProbeTimeoutMs, LinkWatch, type LinkWatchClock } from './link-watch.js';
 import { publishProbeRoundTrip } from './probe-channel.js';
 import { RecentMessageStore } from './message-store.js';
@@ -55,17 +62,20 @@ export function defaultStaleLinkAfterMs(socketOptions: WhatsAppSocketOptions): n
 }
 
 /** A session's credentials as Baileys wants them, and how to save a change. */
-export interface AuthStateHandle {
-  state: AuthenticationState;
-  saveCreds(): Promise<void>;
-}
+export type { AuthStateHandle } from '../store/session-store.js';
 
 export interface ConnectionDependencies {
-  /** Opens (creating if needed) the credentials of a session. */
-  openAuthState(userId: string, sessionId: string): Promise<AuthStateHandle>;
+  /**
+   * Opens (creating if needed) the credentials of a session, for one attempt of `session`
+   * (the session actor that invoked it): each attempt asks again, so credentials are bound
+   * to the actor and lease they were opened for.
+   */
+  openAuthState(userId: string, sessionId: string, session?: AnyActorRef): Promise<AuthStateHandle>;
   socketOptions: WhatsAppSocketOptions;
   /** Baileys' own logs go to this (a quiet child logger). */
   baileysLogger: Logger;
+  /** The service's own lines about a connection (a refused certificate). Default baileysLogger. */
+  logger?: Logger;
   /**
    * No inbound frame for this long sends a probe (a `w:p` ping); if the probe
    * hears nothing within deadLinkProbeTimeoutMs, the link is dead even if TCP
@@ -80,8 +90,13 @@ export interface ConnectionDependencies {
    * or close. CONNECTION.ADMITTED is reported once it is granted.
    */
   admission?: { acquire(): Promise<() => void> };
+  /**
+   * Answers Baileys' getMessage (a contact's retry receipt): our own sent messages, by id.
+   * Without it, or when it knows nothing, the messages seen by this attempt only.
+   */
+  getMessage?(userId: string, sessionId: string, key: WAMessageKey): Promise<proto.IMessage | undefined>;
   /** Told about each live socket (for pairing codes); null when it goes. */
-  onSocket?(userId: string, sessionId: string, socket: WASocket | null): void;
+  onSocket?(userId: string, sessionId: string, socket: WASocket | null, session?: AnyActorRef): void;
   /** Builds the socket. Default Baileys' makeWASocket; a stand-in in benchmarks of the actor's own cost. */
   makeSocket?: typeof makeWASocket;
   /** Time and timers of the link watch. Default Node's (see link-watch.ts). */
@@ -93,14 +108,18 @@ function rawWebSocket(sock: WASocket): WebSocket | null {
   return (sock.ws as unknown as { socket: WebSocket | null }).socket;
 }
 
-function closeOf(update: Partial<ConnectionState>): { statusCode?: number; message?: string } {
+function closeOf(update: Partial<ConnectionState>): { statusCode?: number; message?: string; outage?: true } {
   const error = update.lastDisconnect?.error as (Error & { output?: { statusCode?: number } }) | undefined;
+  // A refused certificate has no status code, and must not read as one: never a logout, never WhatsApp's answer.
+  if (isNoiseCertificateError(error)) return { message: error.message, outage: true };
   return { statusCode: error?.output?.statusCode, message: error?.message };
 }
 
 export function createConnectionLogic(deps: ConnectionDependencies) {
-  return fromCallback<ConnectionCommand, ConnectionInput>(({ input, sendBack, receive }) => {
+  return fromCallback<ConnectionCommand, ConnectionInput>(({ input, sendBack, receive, self }) => {
     const { userId, sessionId } = input;
+    /** The session actor this attempt belongs to. */
+    const session = self._parent;
     let stopped = false;
     let closedReported = false;
     /** The last probe failed: the next answer is news (PING.RESTORED). */
@@ -145,6 +164,11 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       }
       if (update.connection === 'close') {
         linkWatch?.stop();
+        const error = update.lastDisconnect?.error;
+        if (isNoiseCertificateError(error)) {
+          // Which check failed, never the keys or certificates themselves.
+          (deps.logger ?? deps.baileysLogger).warn({ userId, sessionId, reason: error.reason }, 'WhatsApp server certificate refused: handshake aborted (not WhatsApp, or not the configured root)');
+        }
         report({ type: 'CONNECTION.CLOSED', ...closeOf(update) });
       }
     };
@@ -191,13 +215,14 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       if (stopped) return release?.();
       releaseAdmission = release;
       report({ type: 'CONNECTION.ADMITTED' });
-      const auth = await deps.openAuthState(userId, sessionId);
+      const auth = await deps.openAuthState(userId, sessionId, session);
       if (stopped) return;
+      trustNoiseRoot(deps.socketOptions.waRootPublicKey);
       sock = (deps.makeSocket ?? makeWASocket)({
         ...toBaileysConfig(deps.socketOptions),
         auth: auth.state,
         logger: baileysLogger(deps.baileysLogger.child({ userId, sessionId })),
-        getMessage: messages.get,
+        getMessage: async (key) => (await deps.getMessage?.(userId, sessionId, key)) ?? messages.get(key),
       });
       saveCreds = () => auth.saveCreds();
       linkWatch = watchLink(sock);
@@ -206,7 +231,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       sock.ev.on('messages.upsert', onMessages);
       sock.ws.on('frame', onFrame);
       sock.ws.on('unexpected-response', onUpgradeRefused);
-      deps.onSocket?.(userId, sessionId, sock);
+      deps.onSocket?.(userId, sessionId, sock, session);
     };
 
     const probe = async () => {
@@ -248,7 +273,7 @@ export function createConnectionLogic(deps: ConnectionDependencies) {
       saveCreds = null;
       const current = sock;
       if (!current) return;
-      deps.onSocket?.(userId, sessionId, null);
+      deps.onSocket?.(userId, sessionId, null, session);
       current.ev.off('creds.update', onCredsUpdate);
       current.ev.off('connection.update', onConnectionUpdate);
       current.ev.off('messages.upsert', onMessages);

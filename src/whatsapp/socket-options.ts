@@ -3,6 +3,7 @@
  * long-session design's, corrected where Baileys differs from what it assumed.
  */
 import { DEFAULT_CONNECTION_CONFIG, proto, type UserFacingSocketConfig, type WABrowserDescription } from '@whiskeysockets/baileys';
+import { whatsAppRootPublicKey } from './noise-root.js';
 
 /**
  * How much old history Baileys downloads after linking:
@@ -28,6 +29,11 @@ export function historySyncFilter(mode: HistorySyncMode): (message: { syncType?:
 export interface WhatsAppSocketOptions {
   /** WhatsApp's WebSocket endpoint; the simulator's URL in tests. Default: Baileys' own. */
   waWebSocketUrl: string;
+  /**
+   * The root public key the server's Noise certificate chain must be signed by (see
+   * noise-certificate.ts). Default WhatsApp's; a simulator's in tests and the demo.
+   */
+  waRootPublicKey: Uint8Array;
   /** Give up a connect/handshake/send after this long. Default 60 000. */
   connectTimeoutMs: number;
   /**
@@ -57,6 +63,7 @@ export interface WhatsAppSocketOptions {
 
 export const defaultSocketOptions: Readonly<WhatsAppSocketOptions> = Object.freeze({
   waWebSocketUrl: String(DEFAULT_CONNECTION_CONFIG.waWebSocketUrl),
+  waRootPublicKey: whatsAppRootPublicKey,
   connectTimeoutMs: 60_000,
   keepAliveIntervalMs: 30_000,
   retryRequestDelayMs: 2_000,

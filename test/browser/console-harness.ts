@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { ConnectionEvent, ConnectionInput } from '../../machines/session.events.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/app/config.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { startService, type Service } from '../../src/service/service.js';
+import { startService, type Service } from '../../src/app/service.js';
 import { createAutoConnection, type Outcome } from '../support/auto-connection.js';
 import { LogCapture, assertNoSecretsLogged, testApiKey } from '../support/service-harness.js';
 

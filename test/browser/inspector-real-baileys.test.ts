@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
+import { writeBaileysAuthFolder } from '../../fixtures/baileys-folder.js';
 import { removeDir, startTestService } from '../support/service-harness.js';
 import { launchChromium, openConsole } from './console-harness.js';
 

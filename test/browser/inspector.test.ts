@@ -198,7 +198,7 @@ it('stays usable with 200 sessions: attention first, filter, virtualised rows, k
   await page.locator('#actions button[data-action="qr"]').click();
   await expect.poll(() => page.locator('#qr-image').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(320);
   await page.screenshot({ path: `${artifacts}/inspector-qr.png` });
-  await page.locator('#qr-dialog button').click();
+  await page.locator('#qr-dialog button[value="close"]').click();
   // A pairing code is asked through the API with the same key; the answer (here: this scripted
   // connection has no socket to ask) is shown in the dialog.
   await page.locator('#actions button[data-action="pairing"]').click();

@@ -8,8 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 // jsqr is CommonJS with `export default` typings: under NodeNext the function sits on .default.
 const jsQR = ((jsQRModule as unknown as { default?: typeof jsQRModule }).default ?? jsQRModule) as unknown as typeof jsQRModule.default;
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
-import { waitUntil } from '../support/wait.js';
+import { writeBaileysAuthFolder } from '../../fixtures/baileys-folder.js';
+import { waitUntil } from '../../fixtures/wait.js';
 import { LogCapture, removeDir, startTestService, tempSessionsDir, testApiKey } from '../support/service-harness.js';
 import { holdersFolderName } from '../../src/store/files/file-ownership.js';
 

@@ -3,6 +3,7 @@
  * project's own codes, the field named, empty bodies accepted where no body
  * is needed, bearer in any case, 405 with Allow for a wrong method.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
 import { removeDir, startTestService, tempSessionsDir, testApiKey } from '../support/service-harness.js';
@@ -73,6 +74,8 @@ describe('every error is { error, message } with our own codes', () => {
     const badJson = await raw('POST', '/sessions', json, '{"userId":');
     expect(badJson.status).toBe(400);
     expectUniformError(badJson.body);
+    expect(badJson.body!.error).toBe('invalid_request');
+    expect(badJson.body!.message).toMatch(/^body: not valid JSON/);
 
     const huge = await raw('POST', '/sessions', json, JSON.stringify({ userId: 'x', pad: 'x'.repeat(70 * 1024) }));
     expect(huge.status).toBe(413);
@@ -116,6 +119,55 @@ describe('every error is { error, message } with our own codes', () => {
     const unknown = await raw('GET', '/nowhere');
     expect(unknown.status).toBe(404);
     expectUniformError(unknown.body);
+  });
+});
+
+/** One request on its own connection, as written; the status and the parsed body of the answer. */
+function rawRequest(head: string): Promise<{ status: number; body: Record<string, unknown> | null }> {
+  const { port } = new URL(api.service.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    socket.on('error', reject);
+    socket.once('close', () => {
+      const statusLine = text.split('\r\n')[0]!;
+      const body = text.split('\r\n\r\n')[1] ?? '';
+      resolve({ status: Number(statusLine.split(' ')[1]), body: body ? (JSON.parse(body) as Record<string, unknown>) : null });
+    });
+    socket.write(head);
+  });
+}
+
+describe('what is refused before any route runs is { error, message } too', () => {
+  it('a percent-escape that does not decode is a 400 invalid_request, not Fastify’s FST_ERR_BAD_URL', async () => {
+    const res = await rawRequest(`GET /sessions/%E0%A4%A/default HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer ${testApiKey}\r\nconnection: close\r\n\r\n`);
+    expect(res.status).toBe(400);
+    expectUniformError(res.body);
+    expect(res.body!.error).toBe('invalid_request');
+  });
+
+  it('headers larger than the server takes are a 431 with our body', async () => {
+    const res = await rawRequest(`GET /sessions HTTP/1.1\r\nhost: localhost\r\nx-big: ${'a'.repeat(20 * 1024)}\r\n\r\n`);
+    expect(res.status).toBe(431);
+    expectUniformError(res.body);
+    expect(res.body!.error).toBe('request_header_fields_too_large');
+  });
+
+  it('a request that is not HTTP is a 400 with our body', async () => {
+    const res = await rawRequest('HELLO THERE\r\n\r\n');
+    expect(res.status).toBe(400);
+    expectUniformError(res.body);
+  });
+
+  it('JSON declared in another charset than UTF-8 is a 415 naming it, not read as UTF-8', async () => {
+    const res = await raw('POST', '/sessions', { ...auth, 'content-type': 'application/json; charset=utf-16' }, JSON.stringify({ userId: 'utf16' }));
+    expect(res.status).toBe(415);
+    expectUniformError(res.body);
+    expect(res.body!.message).toContain('utf-16');
+    expect((await raw('GET', '/sessions/utf16/default')).status).toBe(404);
+    const utf8 = await raw('POST', '/sessions', { ...auth, 'content-type': 'application/json; charset=UTF-8' }, JSON.stringify({ userId: 'utf8ok' }));
+    expect(utf8.status).toBe(201);
   });
 });
 

@@ -5,10 +5,10 @@
  */
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
 import { expect, it } from 'vitest';
-import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
+import { writeBaileysAuthFolder } from '../../fixtures/baileys-folder.js';
 import { startTestService } from '../support/service-harness.js';
 import { simulatorPerTest } from '../support/simulator-fixture.js';
-import { waitUntil } from '../support/wait.js';
+import { waitUntil } from '../../fixtures/wait.js';
 
 const t = simulatorPerTest();
 
@@ -53,7 +53,7 @@ it('after a drop and a reconnect: process metrics, states, counters and every hi
   for (const name of ['wa_vigil_connect_duration_seconds', 'wa_vigil_recovery_seconds', 'wa_vigil_admission_wait_seconds', 'wa_vigil_probe_round_trip_seconds']) {
     expect(family(metrics, name).type, name).toBe('HISTOGRAM');
   }
-  // At least the reconnect's attempt (the manager reports a session's very first transition late).
+  // At least the reconnect's attempt (the registry reports a session's very first change late).
   expect(histogramCount(metrics, 'wa_vigil_connect_duration_seconds')).toBeGreaterThanOrEqual(1);
   expect(histogramCount(metrics, 'wa_vigil_recovery_seconds')).toBe(1);
   expect(histogramCount(metrics, 'wa_vigil_admission_wait_seconds')).toBe(2);

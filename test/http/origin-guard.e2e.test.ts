@@ -6,7 +6,7 @@
  */
 import { request } from 'node:http';
 import { expect, it } from 'vitest';
-import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
+import { writeBaileysAuthFolder } from '../../fixtures/baileys-folder.js';
 import { startTestService, testApiKey } from '../support/service-harness.js';
 import { simulatorPerTest } from '../support/simulator-fixture.js';
 

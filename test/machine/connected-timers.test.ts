@@ -190,3 +190,22 @@ describe('operator events', () => {
     expect(s.actor.getSnapshot().status).toBe('done');
   });
 });
+
+describe('an unacknowledged message', () => {
+  it('makes an open session probe its link at once; a dead link then goes the degraded way, an answered one stays open', () => {
+    const live = startSession();
+    live.open();
+    live.clock.advance(60_000);
+    const before = live.connection.current.commands.filter((c) => c === 'PING').length;
+    live.actor.send({ type: 'LINK.SUSPECT' });
+    expect(live.connection.current.commands.filter((c) => c === 'PING')).toHaveLength(before + 1);
+    expect(live.logsMatching('was not acknowledged')).toHaveLength(1);
+    expect(live.state).toBe('open');
+
+    const dead = startSession({ pingAnswer: 'fail' });
+    dead.open();
+    dead.clock.advance(60_000);
+    dead.actor.send({ type: 'LINK.SUSPECT' });
+    expect(dead.state).toBe('degraded');
+  });
+});

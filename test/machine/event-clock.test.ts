@@ -3,7 +3,7 @@
  * exactly as SimulatedClock would: by due time, ties in arming order.
  */
 import { describe, expect, it } from 'vitest';
-import { EventClock } from '../support/event-clock.js';
+import { EventClock } from '../../fixtures/event-clock.js';
 
 describe('EventClock', () => {
   it('fires timers in due order, ties in the order they were armed, each at its own time', () => {

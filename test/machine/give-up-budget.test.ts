@@ -29,7 +29,7 @@ describe('outages are not the session’s fault', () => {
   });
 
   it('a connect deadline with no server frame is an outage; with one, it spends the budget', () => {
-    const s = startSession({ policy: { maxReconnectAttempts: 1, connectDeadlineMs: 1_000 } });
+    const s = startSession({ policy: { maxReconnectAttempts: 2, connectDeadlineMs: 1_000 } });
     // No frame at all, twice: nothing spent.
     for (let i = 0; i < 2; i++) {
       s.clock.advance(1_000);
@@ -52,26 +52,93 @@ describe('outages are not the session’s fault', () => {
 
   it('the budget counts consecutive reached failures; outages in between neither spend nor reset it', () => {
     const s = startSession({ policy: { maxReconnectAttempts: 2 } });
-    s.fail(503);
+    s.fail(503); // the first connect: not a reconnection
     s.clock.advance(s.context.retryDelayMs!);
     s.close(428); // outage
     s.clock.advance(s.context.retryDelayMs!);
     s.fail(503);
-    expect(s.context.spentAttempts).toBe(2);
+    expect(s.context.spentAttempts).toBe(1);
     expect(s.state).toBe('backingOff');
     s.clock.advance(s.context.retryDelayMs!);
     s.fail(503);
     expect(s.state).toBe('terminated');
     expect(s.context.terminatedReason).toBe('maxAttempts');
+    expect(s.context.spentAttempts).toBe(2);
     expect(s.context.attempt).toBe(4);
   });
 
-  it('a QR shown counts as reaching WhatsApp', () => {
+  it('a server that answered but whose certificate was refused (outage: true) is an outage: nothing spent, whatever frames came', () => {
     const s = startSession({ policy: { maxReconnectAttempts: 1 } });
+    for (let i = 0; i < 5; i++) {
+      s.reached();
+      s.connection.current.emit({ type: 'CONNECTION.CLOSED', message: 'server certificate refused: intermediateSignature', outage: true });
+      expect(s.state).toBe('backingOff');
+      expect(s.context).toMatchObject({ spentAttempts: 0, lastFailureReachedServer: false });
+      s.clock.advance(s.context.retryDelayMs!);
+    }
+    expect(s.logsMatching('Max reconnection attempts reached')).toHaveLength(0);
+    // The same close without the flag, on a reconnection, spends the budget of one.
+    s.fail(undefined, 'noise certificate signature invalid');
+    expect(s.context.terminatedReason).toBe('maxAttempts');
+  });
+
+  it('a QR shown counts as reaching WhatsApp', () => {
+    const s = startSession({ policy: { maxReconnectAttempts: 2 } });
+    s.close(428); // the first connect, an outage
+    s.clock.advance(s.context.retryDelayMs!);
     s.connection.current.emit({ type: 'CONNECTION.QR', qr: 'ref,pub,identity,adv' });
     s.close(500);
     expect(s.context.lastFailureReachedServer).toBe(true);
     expect(s.context.spentAttempts).toBe(1);
+  });
+});
+
+describe('MAX_RECONNECT_ATTEMPTS=N: exactly N reconnection attempts that reach WhatsApp without opening', () => {
+  /** Fails every attempt after the current one (each reaching WhatsApp) until the session ends; returns how many it made. */
+  function failReconnectionsUntilTerminated(s: ReturnType<typeof startSession>): number {
+    let reconnections = 0;
+    while (s.state === 'backingOff') {
+      s.clock.advance(s.context.retryDelayMs!);
+      expect(s.state).toBe('connecting');
+      reconnections += 1;
+      s.fail(503);
+    }
+    return reconnections;
+  }
+
+  for (const n of [1, 3, 10]) {
+    it(`N=${n}, after a drop from open: ${n} reconnection attempts, then maxAttempts`, () => {
+      const s = startSession({ policy: { maxReconnectAttempts: n } });
+      s.reached();
+      s.open();
+      s.clock.advance(120_000); // stable
+      s.close(428);
+      expect(s.state).toBe('backingOff');
+      expect(failReconnectionsUntilTerminated(s)).toBe(n);
+      expect(s.context.terminatedReason).toBe('maxAttempts');
+      expect(s.connection.attempts).toHaveLength(1 + n);
+    });
+
+    it(`N=${n}, after a first connect that reached WhatsApp and failed: ${n} reconnection attempts, then maxAttempts`, () => {
+      const s = startSession({ policy: { maxReconnectAttempts: n } });
+      s.fail(503);
+      expect(s.state).toBe('backingOff');
+      expect(failReconnectionsUntilTerminated(s)).toBe(n);
+      expect(s.context.terminatedReason).toBe('maxAttempts');
+      expect(s.connection.attempts).toHaveLength(1 + n);
+    });
+  }
+
+  it('after a flap (an open shorter than stableAfterMs), the same N', () => {
+    const s = startSession({ policy: { maxReconnectAttempts: 3 } });
+    s.fail(503);
+    s.clock.advance(s.context.retryDelayMs!);
+    s.reached();
+    s.open();
+    s.clock.advance(5_000);
+    s.close(428);
+    expect(failReconnectionsUntilTerminated(s)).toBe(3);
+    expect(s.context.terminatedReason).toBe('maxAttempts');
   });
 });
 
@@ -101,7 +168,7 @@ describe('flapping links', () => {
       s.fail(503);
       s.clock.advance(s.context.retryDelayMs!);
     }
-    expect(s.context.spentAttempts).toBe(3);
+    expect(s.context.spentAttempts).toBe(2); // the first connect, then two reconnections
     s.open();
     expect(s.context.spentAttempts).toBe(0);
     expect(s.context.attempt).toBe(3);
@@ -116,7 +183,7 @@ describe('flapping links', () => {
       expect(s.state).toBe('backingOff');
       s.clock.advance(s.context.retryDelayMs!);
     }
-    expect(s.context.spentAttempts).toBe(50);
+    expect(s.context.spentAttempts).toBe(49); // every reconnection after the first connect
     expect(s.state).toBe('connecting');
   });
 });
@@ -124,9 +191,9 @@ describe('flapping links', () => {
 describe('WAKE: the fleet saw WhatsApp answer again', () => {
   it('connects at once from an outage backoff, keeping both counters', () => {
     const s = startSession();
-    s.fail(503);
-    s.clock.advance(s.context.retryDelayMs!);
     s.close(428); // outage
+    s.clock.advance(s.context.retryDelayMs!);
+    s.fail(503);
     s.clock.advance(s.context.retryDelayMs!);
     s.close(428);
     expect(s.context).toMatchObject({ attempt: 3, spentAttempts: 1, lastFailureReachedServer: false, retryDelayMs: 30_000 });

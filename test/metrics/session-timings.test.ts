@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { SessionTimings } from '../../src/metrics/session-timings.js';
-import type { SessionView } from '../../src/service/session-view.js';
+import type { SessionState } from '../../machines/session.states.js';
+import type { SessionView } from '../../src/session/session-view.js';
 
 function view(status: string, close: { at: string; statusCode: number } | null = null, terminatedReason: string | null = null): SessionView {
   return {
     userId: 'ann',
     sessionId: 'work',
-    state: status.split('.')[0]!,
+    state: status.split('.')[0] as SessionState,
     status,
     attempt: 0,
     nextRetryAt: null,
@@ -19,11 +20,28 @@ function view(status: string, close: { at: string; statusCode: number } | null =
     owner: 'this-process',
   };
 }
+/** SessionTimings fed the way the registry feeds it: each view as a change from the one before. */
+function timings() {
+  const t = new SessionTimings();
+  let before: SessionView | null = null;
+  return {
+    observe(after: SessionView, nowMs: number) {
+      const facts = t.observe({ key: { userId: after.userId, sessionId: after.sessionId }, before, after, previousOwner: null }, nowMs);
+      before = after;
+      return facts;
+    },
+    forgetAllBut: (keys: ReadonlySet<string>) => t.forgetAllBut(keys),
+    get size() {
+      return t.size;
+    },
+  };
+}
+
 const close428 = { at: '2026-01-01T00:00:10.000Z', statusCode: 428 };
 
 describe('SessionTimings', () => {
   it('connect duration from attempt start to open; recovery from the close to the next open; one reconnect', () => {
-    const t = new SessionTimings();
+    const t = timings();
     expect(t.observe(view('connecting.handshaking'), 0)).toEqual({});
     expect(t.observe(view('open.settling'), 700)).toEqual({ connectSeconds: 0.7 });
     expect(t.observe(view('backingOff', close428), 10_000)).toEqual({});
@@ -32,7 +50,7 @@ describe('SessionTimings', () => {
   });
 
   it('recovery counts from the first close when attempts fail in a row', () => {
-    const t = new SessionTimings();
+    const t = timings();
     t.observe(view('connecting.handshaking'), 0);
     t.observe(view('open.settling'), 100);
     t.observe(view('backingOff', close428), 1_000);
@@ -46,7 +64,7 @@ describe('SessionTimings', () => {
   });
 
   it('a drop without a close code (degraded too long) starts the recovery clock too', () => {
-    const t = new SessionTimings();
+    const t = timings();
     t.observe(view('connecting.handshaking'), 0);
     t.observe(view('open.settling'), 100);
     t.observe(view('degraded'), 1_000);
@@ -56,7 +74,7 @@ describe('SessionTimings', () => {
   });
 
   it('an attempt that showed a QR is not a connect duration (a person was scanning); the attempt after the 515 is', () => {
-    const t = new SessionTimings();
+    const t = timings();
     t.observe(view('connecting.handshaking'), 0);
     t.observe(view('connecting.awaitingQr'), 200);
     t.observe(view('connecting.handshaking', { at: '2026-01-01T00:01:00.000Z', statusCode: 515 }), 60_000);
@@ -67,7 +85,7 @@ describe('SessionTimings', () => {
   });
 
   it('terminations counted once, with their reason; a stale first terminated view is none', () => {
-    const t = new SessionTimings();
+    const t = timings();
     expect(t.observe(view('terminated', null, 'stopped'), 0)).toEqual({});
     t.observe(view('connecting.handshaking'), 1);
     expect(t.observe(view('terminated', null, 'loggedOut'), 2)).toEqual({ terminatedReason: 'loggedOut' });
@@ -75,7 +93,7 @@ describe('SessionTimings', () => {
   });
 
   it('forgets deleted sessions', () => {
-    const t = new SessionTimings();
+    const t = timings();
     t.observe(view('connecting.handshaking'), 0);
     t.forgetAllBut(new Set(['ann/work']));
     expect(t.size).toBe(1);

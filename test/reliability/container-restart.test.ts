@@ -7,10 +7,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { expect, it } from 'vitest';
-import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
+import { writeBaileysAuthFolder } from '../../fixtures/baileys-folder.js';
 import { processesPerFile } from '../support/process-fixture.js';
-import { serviceCommand, type ServiceProcess } from '../support/service-process.js';
-import { waitUntil } from '../support/wait.js';
+import { serviceCommand, type ServiceProcess } from '../../fixtures/service-process.js';
+import { waitUntil } from '../../fixtures/wait.js';
 
 const namespace = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
 const inNamespace = spawnSync(namespace[0]!, [...namespace.slice(1), 'true']).status === 0;

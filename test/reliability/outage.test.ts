@@ -7,10 +7,10 @@
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import type { SessionView } from '../../src/service/session-view.js';
-import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
+import type { SessionView } from '../../src/session/session-view.js';
+import { writeBaileysAuthFolder } from '../../fixtures/baileys-folder.js';
 import { removeDir, startTestService, tempSessionsDir } from '../support/service-harness.js';
-import { waitUntil } from '../support/wait.js';
+import { waitUntil } from '../../fixtures/wait.js';
 
 const names = ['o0', 'o1', 'o2', 'o3', 'o4'];
 let sim: WaSimulator;
@@ -40,7 +40,7 @@ async function start(env: Record<string, string>) {
   const api = await startTestService({ sim, sessionsDir: dir, env });
   stops.push(() => api.service.stop());
   const states: string[] = [];
-  api.service.registry.on('transition', (view: SessionView) => states.push(view.status));
+  api.service.registry.on('change', ({ after }: { after: SessionView }) => states.push(after.status));
   const allOpen = async () => names.every((name) => api.service.registry.get('out', name).state === 'open');
   return { api, states, allOpen };
 }

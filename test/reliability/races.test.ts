@@ -11,10 +11,10 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import type { SessionView } from '../../src/service/session-view.js';
-import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
+import type { SessionView } from '../../src/session/session-view.js';
+import { writeBaileysAuthFolder } from '../../fixtures/baileys-folder.js';
 import { removeDir, startTestService, tempSessionsDir } from '../support/service-harness.js';
-import { waitUntil } from '../support/wait.js';
+import { waitUntil } from '../../fixtures/wait.js';
 
 const pairedCount = 60;
 const freshCount = 20;

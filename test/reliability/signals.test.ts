@@ -7,13 +7,13 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { holdersFolderName } from '../../src/store/files/file-ownership.js';
-import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
+import { writeBaileysAuthFolder } from '../../fixtures/baileys-folder.js';
 import { testApiKey } from '../support/service-harness.js';
 import { processesPerFile } from '../support/process-fixture.js';
-import type { ServiceProcess } from '../support/service-process.js';
-import { waitUntil } from '../support/wait.js';
+import type { ServiceProcess } from '../../fixtures/service-process.js';
+import { waitUntil } from '../../fixtures/wait.js';
 
 const sessionCount = 20;
 const f = processesPerFile(async (dir: string) => {
@@ -68,29 +68,103 @@ it('SIGTERM in the middle of restoring sessions stops cleanly: exit 0 within 10 
   expect(await next.exited).toBe(0);
 }, 60_000);
 
-it('SIGTERM to `npm start` reaches node: both exit 0 and no node is left serving', async () => {
+/** Process groups started here: killed at the end, so a failed test leaves no service behind. */
+const groups: number[] = [];
+afterAll(() => {
+  for (const group of groups) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** `npm start` on this file's simulator and folder; `ownGroup`: as a terminal or systemd runs it, leader of its own process group. */
+function npmStart(ownGroup = false) {
   const npm = spawn('npm', ['start'], {
-    env: { ...process.env, PORT: '0', API_KEY: testApiKey, SESSIONS_DIR: f.dir, WA_WS_URL: f.sim.url, LEASE_TTL_MS: '60000', LEASE_RENEW_MS: '250' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      API_KEY: testApiKey,
+      SESSIONS_DIR: f.dir,
+      WA_WS_URL: f.sim.url,
+      WA_ROOT_PUBLIC_KEY: f.sim.rootPublicKeyHex,
+      LEASE_TTL_MS: '60000',
+      LEASE_RENEW_MS: '250',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
+    detached: ownGroup,
   });
+  if (ownGroup) groups.push(npm.pid!);
   let output = '';
   npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const npmExited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
-  await waitUntil(() => /wa-vigil listening on (http:\/\/[^,]+), holder [\w-]+-(\d+)-[0-9a-f]{8}/.test(output), 60_000);
-  const [, url, pid] = /wa-vigil listening on (http:\/\/[^,]+), holder [\w-]+-(\d+)-[0-9a-f]{8}/.exec(output)!;
-  await waitUntil(() => f.sim.loggedIn().length === sessionCount, 15_000);
+  const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+  const listening = /wa-vigil listening on (http:\/\/[^,]+), holder [\w-]+-(\d+)-[0-9a-f]{8}/;
+  return {
+    npm,
+    exited,
+    output: () => output,
+    /** The API URL and node's pid, once it listens. */
+    started: async () => {
+      await waitUntil(() => listening.test(output), 120_000); // `prestart` builds first
+      const [, url, pid] = listening.exec(output)!;
+      return { url: url!, pid: Number(pid) };
+    },
+  };
+}
 
-  npm.kill('SIGTERM');
-  expect(await npmExited).toBe(0);
+async function gone(pid: number): Promise<void> {
   await waitUntil(() => {
     try {
-      process.kill(Number(pid), 0);
+      process.kill(pid, 0);
       return false;
     } catch {
       return true;
     }
   }, 10_000);
+}
+
+it('SIGTERM to `npm start` reaches node: both exit 0 and no node is left serving', async () => {
+  const run = npmStart();
+  const { url, pid } = await run.started();
+  await waitUntil(() => f.sim.loggedIn().length === sessionCount, 15_000);
+
+  run.npm.kill('SIGTERM');
+  expect(await run.exited).toBe(0);
+  await gone(pid);
   await expect(fetch(`${url}/health`)).rejects.toThrow();
-  expect(output).toContain('Shutdown complete');
+  expect(run.output()).toContain('Shutdown complete');
   await everyLeaseReleased();
-}, 90_000);
+}, 180_000);
+
+it('Ctrl-C then a stop, to the whole process group of `npm start` (a terminal, then systemd): one graceful shutdown, leases released', async () => {
+  await waitUntil(() => f.sim.loggedIn().length === 0, 10_000);
+  const run = npmStart(true);
+  const { url, pid } = await run.started();
+  await waitUntil(() => f.sim.loggedIn().length === sessionCount, 15_000);
+
+  // Each signal reaches npm and node alike, and npm forwards its own copy to node: node hears every
+  // signal twice. Whether npm's copy lands before or after node has handled the first is a race;
+  // holding npm (SIGSTOP) until node has begun its shutdown makes it land after, every time.
+  const group = -run.npm.pid!;
+  run.npm.kill('SIGSTOP');
+  process.kill(group, 'SIGINT');
+  await waitUntil(() => run.output().includes('Shutting down'), 10_000);
+  process.kill(group, 'SIGTERM');
+  run.npm.kill('SIGCONT'); // npm now forwards the SIGINT and the SIGTERM it was holding
+  expect(await run.exited).toBe(0);
+  await gone(pid);
+  await expect(fetch(`${url}/health`)).rejects.toThrow();
+  expect(run.output()).toContain('Shutdown complete');
+  expect(run.output().match(/Shutting down: stopping sessions/g)).toHaveLength(1);
+  await everyLeaseReleased();
+
+  // Released, not left to expire: the next process takes every session at once, not after the 60 s TTL.
+  const takenFrom = Date.now();
+  const next = boot();
+  await waitUntil(() => f.sim.loggedIn().length === sessionCount, 30_000);
+  expect(Date.now() - takenFrom).toBeLessThan(30_000);
+  next.child.kill('SIGTERM');
+  expect(await next.exited).toBe(0);
+}, 240_000);

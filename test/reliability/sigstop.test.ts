@@ -5,9 +5,9 @@
  * again, and leaves the sessions with their new owner.
  */
 import { expect, it } from 'vitest';
-import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
+import { writeBaileysAuthFolder } from '../../fixtures/baileys-folder.js';
 import { processesPerFile } from '../support/process-fixture.js';
-import { waitUntil } from '../support/wait.js';
+import { waitUntil } from '../../fixtures/wait.js';
 
 const names = ['z0', 'z1', 'z2', 'z3'];
 const f = processesPerFile(async (dir: string) => {

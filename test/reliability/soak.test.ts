@@ -9,7 +9,7 @@ import { expect, it } from 'vitest';
 import { sessionMachine } from '../../machines/session.machine.js';
 import type { ConnectionInput } from '../../machines/session.events.js';
 import { createAutoConnection, type Outcome } from '../support/auto-connection.js';
-import { EventClock } from '../support/event-clock.js';
+import { EventClock } from '../../fixtures/event-clock.js';
 
 const sessions = 200;
 const unpaired = 20;

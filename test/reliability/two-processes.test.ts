@@ -8,10 +8,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
+import { writeBaileysAuthFolder } from '../../fixtures/baileys-folder.js';
 import { processesPerFile } from '../support/process-fixture.js';
-import type { ServiceProcess } from '../support/service-process.js';
-import { waitUntil } from '../support/wait.js';
+import type { ServiceProcess } from '../../fixtures/service-process.js';
+import { waitUntil } from '../../fixtures/wait.js';
 
 const names = ['s0', 's1', 's2', 's3', 's4', 's5'];
 const f = processesPerFile(async (dir: string) => {

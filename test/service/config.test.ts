@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROCESSABLE_HISTORY_TYPES, proto } from '@whiskeysockets/baileys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, maxTimerMs } from '../../src/config.js';
+import { ConfigError, loadConfig, maxTimerMs } from '../../src/app/config.js';
 import { historySyncFilter, toBaileysConfig, resolveSocketOptions } from '../../src/whatsapp/socket-options.js';
 
 const goodKey = 'k3y-with-16-chars';
@@ -161,5 +161,46 @@ describe('the service exits 1 with one clear line on a bad value', () => {
     const result = run({ SESSIONS_DIR: aFile });
     expect(result.status).toBe(1);
     expect(result.stderr.trim().split('\n')).toEqual([`wa-vigil: configuration error: SESSIONS_DIR: ${aFile} is not a directory`]);
+  });
+});
+
+describe('a bad DATABASE_URL: the message says what is wrong with it, never the value', () => {
+  const password = 's3cret-pw';
+  const refusal = (url: string) => {
+    try {
+      loadConfig({ DATABASE_URL: url });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as Error).message;
+    }
+    throw new Error(`${url} was accepted`);
+  };
+
+  it.each([
+    [`postgres://wa:${password}@`, /^DATABASE_URL: has no host/],
+    [`postgres://wa:${password}@/wa`, /^DATABASE_URL: has no host/],
+    [`postgres://wa:${password}@db:99999/wa`, /^DATABASE_URL: has a bad port after host "db": it must be a number from 1 to 65535/],
+    [`postgres://wa:${password}@db:0/wa`, /^DATABASE_URL: has a bad port after host "db"/],
+    // The @ forgotten: the password sits where the port goes, and must not be echoed as one.
+    [`postgres://wa:${password}/wa`, /^DATABASE_URL: has a bad port after host "wa"/],
+    [`postgres://wa:${password}@db:5432`, /^DATABASE_URL: has no database name/],
+    [`postgres://wa:${password}@db/`, /^DATABASE_URL: has no database name/],
+    [`mysql://wa:${password}@db/wa`, /^DATABASE_URL: must be a postgres:\/\/ URL, not mysql:/],
+  ])('%s', (url, expected) => {
+    const message = refusal(url);
+    expect(message).toMatch(expected);
+    expect(message).toContain('expected postgres://user:password@host:5432/database');
+    expect(message).not.toContain(password);
+  });
+
+  it('accepts a host and database, with or without a port, and a Unix socket folder instead of a host', () => {
+    for (const url of ['postgres://wa:pw@db:5432/wa', 'postgresql://db/wa', 'postgres:///wa?host=/var/run/postgresql']) {
+      expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+    }
+  });
+
+  it('other URLs say what is missing too', () => {
+    expect(() => loadConfig({ WA_WS_URL: 'ws://' })).toThrow(/^WA_WS_URL: has no host/);
+    expect(() => loadConfig({ ADVERTISE_URL: 'http://node-1:http' })).toThrow(/^ADVERTISE_URL: has a bad port after host "node-1"/);
   });
 });

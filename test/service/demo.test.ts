@@ -5,8 +5,15 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { expect, it } from 'vitest';
-import { waitUntil } from '../support/wait.js';
+import { afterEach, expect, it } from 'vitest';
+import { waitUntil } from '../../fixtures/wait.js';
+
+// A demo left running by a failed assertion would hold its ports and folder after the run.
+let leftover: { kill(signal: NodeJS.Signals): boolean; exitCode: number | null } | null = null;
+afterEach(() => {
+  if (leftover && leftover.exitCode === null) leftover.kill('SIGKILL');
+  leftover = null;
+});
 
 it('starts the simulator and the service with one open and one QR-waiting session, prints its URLs, stops on SIGINT and removes its temp folder', async () => {
   const env: Record<string, string | undefined> = { ...process.env, PORT: '0', LOG_LEVEL: 'warn' };
@@ -15,6 +22,7 @@ it('starts the simulator and the service with one open and one QR-waiting sessio
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  leftover = demo;
   const output: string[] = [];
   const api = await new Promise<string>((resolve, reject) => {
     createInterface({ input: demo.stdout! }).on('line', (line) => {
@@ -32,7 +40,10 @@ it('starts the simulator and the service with one open and one QR-waiting sessio
     const now = await statuses();
     return now.paired?.startsWith('open') === true && now.new === 'connecting.awaitingQr';
   }, 15_000);
+  // One message each way between demo/paired and the demo contact's simulated phone.
+  await waitUntil(() => output.some((line) => line.includes('one message each way')), 20_000);
   const printed = output.join('\n');
+  expect(printed).toContain(`curl -X POST ${api}/sessions/demo/paired/messages`);
   expect(printed).toContain('/faults/close');
   expect(printed).toContain(`${api}/docs`);
   expect(printed).toContain(`curl -f -o qr.png ${api}/sessions/demo/new/qr`);
@@ -44,4 +55,4 @@ it('starts the simulator and the service with one open and one QR-waiting sessio
   demo.kill('SIGINT');
   expect(await exited).toBe(0);
   expect(existsSync(sessionsDir!)).toBe(false);
-}, 30_000);
+}, 60_000);

@@ -4,14 +4,15 @@
  * sessions are taken over, a lost lease stops the socket, and racing requests
  * on one session are applied one at a time.
  */
-import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import { FileOwnership, holdersFolderName } from '../../src/store/files/file-ownership.js';
-import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
-import { removeDir, startTestService, tempSessionsDir } from '../support/service-harness.js';
-import { waitUntil } from '../support/wait.js';
+import { FileOwnership } from '../../src/store/files/file-ownership.js';
+import type { Lease } from '../../src/store/ownership.js';
+import { writeBaileysAuthFolder } from '../../fixtures/baileys-folder.js';
+import { LogCapture, removeDir, startTestService, tempSessionsDir } from '../support/service-harness.js';
+import { waitUntil } from '../../fixtures/wait.js';
 
 let sim: WaSimulator;
 let dir: string;
@@ -69,13 +70,18 @@ it('when the owning process goes silent, the other takes its session over within
   const first = await service();
   await first.waitForState('kim', 'main', 'open');
   const second = await service();
-  // The first process stops renewing (as if SIGSTOPped): its heartbeat goes stale.
-  const heartbeat = join(dir, holdersFolderName, first.service.registry.ownership.holder);
-  const stale = setInterval(() => void utimes(heartbeat, new Date(0), new Date(0)).catch(() => undefined), 20);
+  // The first process's heartbeat stops moving (as if SIGSTOPped) while it still checks its leases.
+  const ownership = first.service.registry.ownership;
+  const renew = ownership.renew.bind(ownership);
+  ownership.renew = async (leases: readonly Lease[]) => {
+    const lost: Lease[] = [];
+    for (const lease of leases) await ownership.confirm(lease).catch(() => lost.push(lease));
+    return lost;
+  };
   try {
     await second.waitForState('kim', 'main', 'open', 6_000);
   } finally {
-    clearInterval(stale);
+    ownership.renew = renew;
   }
   // The first learns on its next renew (a live process whose heartbeat was made stale cannot know sooner).
   const secondHolder = second.service.registry.ownership.holder;
@@ -202,4 +208,25 @@ it('DELETE ?logout=true unlinks the device before removing the session', async (
   expect(await readdir(dir)).not.toContain('vic');
   expect((await api.call('GET', '/sessions/vic/main')).status).toBe(404);
   expect((await api.call('DELETE', '/sessions/vic/main?logout=maybe')).status).toBe(400);
+});
+
+it('a dangling lease link in one session is reported and that session left alone; the others run, the listing answers', async () => {
+  const logs = new LogCapture();
+  await registeredFolder('amy', 'main');
+  const broken = await registeredFolder('amy', 'linked', '15550001313');
+  await symlink(join(dir, 'no-such-lease'), join(broken, 'lease.9'));
+  const api = await startTestService({ sim, sessionsDir: dir, logs });
+  services.push(api);
+  await api.waitForState('amy', 'main', 'open');
+  // Twenty renew ticks of 250 ms: the broken session is tried again each tick, at the cost of one
+  // failed read (that each try is bounded, never a spin, is test/store/file-ownership.test.ts's rule).
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  const listing = await api.call('GET', '/sessions');
+  expect(listing.status).toBe(200);
+  expect((listing.body as unknown as { sessionId: string }[]).map((s) => s.sessionId).sort()).toEqual(['linked', 'main']);
+  expect((await api.call('GET', '/sessions/amy/linked')).body.state).not.toBe('open');
+  expect(sim.loggedIn()).toHaveLength(1);
+  expect(logs.lines.filter((line) => line.includes('Session lease cannot be read'))).toHaveLength(1);
+  // Still served after twenty ticks: the open session answers, the broken one is still reported, not retried into a crash.
+  expect((await api.call('GET', '/sessions/amy/main')).body.state).toBe('open');
 });

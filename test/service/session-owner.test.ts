@@ -16,7 +16,7 @@ import { FileSessionStore } from '../../src/store/files/file-session-store.js';
 import type { SessionMeta } from '../../src/store/session-store.js';
 import { createAutoConnection } from '../support/auto-connection.js';
 import { LogCapture, removeDir, tempSessionsDir } from '../support/service-harness.js';
-import { waitUntil } from '../support/wait.js';
+import { waitUntil } from '../../fixtures/wait.js';
 
 /** A store whose wipes or metadata writes fail on demand, as a full or read-only disk would. */
 class FailingStore extends FileSessionStore {

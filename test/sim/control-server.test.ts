@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { startControlServer } from '../../src/sim/control-server.js';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import { memoryAuth, registeredCreds } from '../support/memory-auth.js';
+import { memoryAuth, registeredCreds } from '../../fixtures/memory-auth.js';
 import { startLiveSession } from '../support/live-session.js';
+import { waitUntil } from '../../fixtures/wait.js';
 
 let sim: WaSimulator;
 let control: Awaited<ReturnType<typeof startControlServer>>;
@@ -43,4 +44,28 @@ it('refuses unknown faults, bad bodies and unknown behaviour fields with a messa
   expect(((await badField.json()) as { message: string }).message).toContain('warpDrive');
   expect((await call('PUT', '/behaviour', { loginDelayMs: 5 })).status).toBe(200);
   expect(sim.behaviour.loginDelayMs).toBe(5);
+});
+
+it('scripts the contacts: one joins, sends a text the device decrypts (its receipt comes back), bad input is named', async () => {
+  const device = '15550004444:7@s.whatsapp.net';
+  const s = startLiveSession({ sim, auth: memoryAuth(registeredCreds('15550004444', 7)) });
+  await s.reach('open');
+  const joined = await call('POST', '/contacts', { phone: '15551111111', pushName: 'Alice', receipts: 'delivered' });
+  expect(await joined.json()).toMatchObject({ phone: '15551111111', jid: '15551111111@s.whatsapp.net', receipts: 'delivered', shown: 0 });
+
+  const receipts: string[] = [];
+  sim.messaging.on('clientReceipt', (receipt: { id: string }) => receipts.push(receipt.id));
+  await waitUntil(() => sim.messaging.contacts.keysOf(device) !== undefined);
+  const sent = await call('POST', '/contacts/15551111111/messages', { to: device, text: 'hello device' });
+  expect(sent.status).toBe(200);
+  const { id } = (await sent.json()) as { id: string };
+  expect(id).toMatch(/^[0-9A-F]{16,32}$/);
+  await waitUntil(() => receipts.includes(id));
+
+  const badMode = await call('POST', '/contacts', { phone: '15552222222', receipts: 'sometimes' });
+  expect(badMode.status).toBe(400);
+  expect(((await badMode.json()) as { message: string }).message).toContain('receipts');
+  expect((await call('POST', '/contacts/15553333333/messages', { to: device, text: 'x' })).status).toBe(404);
+  expect((await call('POST', '/contacts/15551111111/messages', { to: '15550009999:1@s.whatsapp.net', text: 'x' })).status).toBe(409);
+  s.actor.stop();
 });

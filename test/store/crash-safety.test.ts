@@ -7,6 +7,8 @@ import { openFileAuthState } from '../../src/store/files/file-auth-state.js';
 import { removeDir, tempSessionsDir } from '../support/service-harness.js';
 
 const trials = Number(process.env.CRASH_TRIALS ?? 50);
+/** Each trial starts a Node process under tsx (about a second, more on a busy machine): the bound grows with the trials. */
+const perTrialBudgetMs = 3_000;
 let dir: string;
 
 beforeAll(async () => {
@@ -44,4 +46,4 @@ it(`kill -9 at random moments during credential writes never leaves a torn or un
   expect(filesChecked).toBeGreaterThan(trials);
   const leftovers = (await readdir(folder)).filter((f) => f.endsWith('.tmp'));
   expect(leftovers).toEqual([]);
-}, 240_000);
+}, 30_000 + trials * perTrialBudgetMs);

@@ -24,27 +24,49 @@ it('five nodes booting together apply each migration exactly once', async () => 
   const pools = Array.from({ length: 5 }, () => new pg.Pool({ connectionString: db.url, max: 1 }));
   try {
     const applied = await Promise.all(pools.map((pool) => migrate(pool)));
-    expect(applied.flat().sort()).toEqual(['001_sessions.sql', '002_leases.sql']);
+    expect(applied.flat().sort()).toEqual(['001_sessions.sql', '002_leases.sql', '003_heartbeat_counter.sql', '004_messages.sql', '005_events.sql', '006_subscriptions.sql', '007_events_by_session.sql']);
     expect(applied.filter((names) => names.length > 0)).toHaveLength(1);
   } finally {
     await Promise.all(pools.map((pool) => pool.end()));
   }
-  expect(await tables()).toEqual(['wa_vigil_creds', 'wa_vigil_keys', 'wa_vigil_leases', 'wa_vigil_migrations', 'wa_vigil_nodes', 'wa_vigil_sessions']);
+  expect(await tables()).toEqual([
+    'wa_vigil_creds',
+    'wa_vigil_event_cursors',
+    'wa_vigil_event_origins',
+    'wa_vigil_event_state',
+    'wa_vigil_events',
+    'wa_vigil_keys',
+    'wa_vigil_leases',
+    'wa_vigil_messages',
+    'wa_vigil_migrations',
+    'wa_vigil_nodes',
+    'wa_vigil_sessions',
+    'wa_vigil_webhook_leases',
+    'wa_vigil_webhooks',
+  ]);
   const { rows } = await db.pool.query('SELECT version, name FROM wa_vigil_migrations ORDER BY version');
   expect(rows).toEqual([
     { version: 1, name: '001_sessions.sql' },
     { version: 2, name: '002_leases.sql' },
+    { version: 3, name: '003_heartbeat_counter.sql' },
+    { version: 4, name: '004_messages.sql' },
+    { version: 5, name: '005_events.sql' },
+    { version: 6, name: '006_subscriptions.sql' },
+    { version: 7, name: '007_events_by_session.sql' },
   ]);
+  // 007 adds no table: the console's per-session read of the outbox needs this index.
+  const { rows: indexes } = await db.pool.query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE indexname = 'wa_vigil_events_by_session'");
+  expect(indexes.map((index) => index.indexdef)).toEqual([expect.stringContaining('(user_id, session_id, seq)')]);
   expect(await migrate(db.pool)).toEqual([]);
 });
 
 it('a migration that fails rolls back every migration of its run', async () => {
   const known = await readMigrations();
-  const broken = [...known, { version: 3, name: '003_good.sql', sql: 'CREATE TABLE wa_vigil_extra (a int)' }, { version: 4, name: '004_bad.sql', sql: 'SELECT no_such_column FROM wa_vigil_sessions' }];
+  const broken = [...known, { version: 90, name: '090_good.sql', sql: 'CREATE TABLE wa_vigil_extra (a int)' }, { version: 91, name: '091_bad.sql', sql: 'SELECT no_such_column FROM wa_vigil_sessions' }];
   await expect(migrate(db.pool, broken)).rejects.toThrow(/no_such_column/);
   expect(await tables()).not.toContain('wa_vigil_extra');
   const { rows } = await db.pool.query<{ version: number }>('SELECT version FROM wa_vigil_migrations ORDER BY version');
-  expect(rows.map((r) => r.version)).toEqual([1, 2]);
+  expect(rows.map((r) => r.version)).toEqual(known.map((m) => m.version));
 });
 
 it('a session gets its free lease row when created, and loses it with the session', async () => {

@@ -41,7 +41,7 @@ export function startLiveSession(options: {
   const sockets: WASocket[] = [];
   const connection = createConnectionLogic({
     openAuthState: async () => options.auth,
-    socketOptions: resolveSocketOptions({ waWebSocketUrl: options.sim.url, connectTimeoutMs: 2_000, ...options.socket }),
+    socketOptions: resolveSocketOptions({ waWebSocketUrl: options.sim.url, waRootPublicKey: options.sim.rootPublicKey, connectTimeoutMs: 2_000, ...options.socket }),
     baileysLogger: pino({ level: 'silent' }),
     staleLinkAfterMs: options.staleLinkAfterMs ?? 0,
     ...(options.deadLinkProbeTimeoutMs === undefined ? {} : { deadLinkProbeTimeoutMs: options.deadLinkProbeTimeoutMs }),

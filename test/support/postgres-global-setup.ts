@@ -12,7 +12,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgresProcess, type EmbeddedServerProcess } from './embedded-postgres-process.js';
+import { startEmbeddedPostgresProcess, type EmbeddedServerProcess } from '../../fixtures/embedded-postgres-process.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
 import { removeDir, tempSessionsDir } from './service-harness.js';
-import { spawnService, type ServiceProcess } from './service-process.js';
+import { spawnService, type ServiceProcess } from '../../fixtures/service-process.js';
 
 export interface ProcessFixture {
   readonly sim: WaSimulator;
@@ -46,7 +46,7 @@ export function processesPerFile(seed: (dir: string) => Promise<unknown>): Proce
       return dir;
     },
     spawn: (options = {}) => {
-      const node = spawnService({ sessionsDir: fixture.dir, waUrl: fixture.sim.url, ...options });
+      const node = spawnService({ sessionsDir: fixture.dir, waUrl: fixture.sim.url, waRootPublicKey: fixture.sim.rootPublicKeyHex, ...options });
       running.push(node);
       return node;
     },

@@ -2,17 +2,17 @@
  * The real service (store, registry, Fastify) on a temp sessions/ folder, wired
  * to a simulator, with every log line captured.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/app/config.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { startService, type Service } from '../../src/service/service.js';
-import type { SessionView } from '../../src/service/session-view.js';
+import { startService, type Service, type ServiceExtras } from '../../src/app/service.js';
+import type { SessionView } from '../../src/session/session-view.js';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
+import { testApiKey } from '../../fixtures/api-key.js';
 
-export const testApiKey = 'test-key-9f3a7c-51d0e8';
+export { testApiKey } from '../../fixtures/api-key.js';
+export { removeDir, tempSessionsDir } from '../../fixtures/temp-dir.js';
+
 
 export class LogCapture extends Writable {
   readonly lines: string[] = [];
@@ -33,17 +33,15 @@ export function assertNoSecretsLogged(text: string, secrets: string[]): void {
   }
 }
 
-export async function tempSessionsDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'wa-vigil-test-'));
-}
 
-export async function startTestService(options: { sim: WaSimulator; sessionsDir: string; env?: Record<string, string>; logs?: LogCapture }) {
+export async function startTestService(options: { sim: WaSimulator; sessionsDir: string; env?: Record<string, string>; logs?: LogCapture; extra?: ServiceExtras }) {
   const logs = options.logs ?? new LogCapture();
   const config = loadConfig({
     PORT: '0',
     API_KEY: testApiKey,
     SESSIONS_DIR: options.sessionsDir,
     WA_WS_URL: options.sim.url,
+    WA_ROOT_PUBLIC_KEY: options.sim.rootPublicKeyHex,
     LOG_LEVEL: 'debug',
     RECONNECT_DELAYS_MS: '100,200',
     CONNECT_TIMEOUT_MS: '2000',
@@ -52,7 +50,7 @@ export async function startTestService(options: { sim: WaSimulator; sessionsDir:
     LEASE_RENEW_MS: '250',
     ...options.env,
   });
-  const started: Service = await startService(config, createLogger({ level: 'debug', format: 'json', destination: logs }));
+  const started: Service = await startService(config, createLogger({ level: 'debug', format: 'json', destination: logs }), options.extra);
   // R4 across every test that runs the service: when it stops, its logs must hold
   // neither the API key nor any QR ref the simulator issued (plain or hex-dumped).
   const service: Service = {
@@ -85,6 +83,3 @@ export async function startTestService(options: { sim: WaSimulator; sessionsDir:
   return { service, logs, call, waitForState };
 }
 
-export async function removeDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-}

@@ -1,10 +1,10 @@
-/** The file outbox: ids sort in emission order, a crash leaves whole events only, prune keeps what a cursor needs. */
+/** The file outbox: ids sort in emission order, a crash leaves whole events only (what every outbox does: outbox.contract.test.ts). */
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { EventIdFactory } from '../../src/events/event-id.js';
-import { FileOutbox } from '../../src/events/files/file-outbox.js';
-import type { FleetEvent } from '../../src/events/fleet-event.js';
+import { EventIdFactory } from '../../src/outbox/event-id.js';
+import { FileOutbox } from '../../src/outbox/files/file-outbox.js';
+import type { FleetEvent } from '../../src/outbox/fleet-event.js';
 import { removeDir, tempSessionsDir } from '../support/service-harness.js';
 
 const dirs: string[] = [];
@@ -48,35 +48,4 @@ it('concurrent appends become readable in id order; a reopened outbox reads the 
   await reopened.open();
   expect((await reopened.read(null, 1000)).map((e) => e.id)).toEqual(all);
   expect((await readdir(reopened.folder)).some((name) => name.endsWith('.tmp'))).toBe(false);
-});
-
-it('prune removes only segments whose events every cursor has passed and are older than the retention', async () => {
-  const dir = await tempSessionsDir();
-  dirs.push(dir);
-  const outbox = new FileOutbox(dir, { retentionMs: 60_000 });
-  await outbox.open();
-  const ids = new EventIdFactory();
-  const old = events(ids, 4, new Date(Date.now() - 120_000));
-  const recent = events(ids, 2, new Date());
-  // Three segments: prune deletes whole ones.
-  await outbox.append(old.slice(0, 2));
-  await outbox.append(old.slice(2));
-  await outbox.append(recent);
-  await outbox.ack('slow', old[1]!.id);
-  await outbox.ack('fast', recent[1]!.id);
-  expect(outbox.depth()).toBe(4);
-  expect(await outbox.prune(Date.now())).toBe(2);
-  expect(outbox.oldestId()).toBe(old[2]!.id);
-  expect(outbox.prunedThrough()).toBe(old[1]!.id);
-  await outbox.ack('slow', recent[1]!.id);
-  expect(await outbox.prune(Date.now())).toBe(2);
-  expect((await outbox.read(null, 10)).map((e) => e.id)).toEqual(recent.map((e) => e.id));
-  expect(outbox.depth()).toBe(0);
-  // Cursors are durable.
-  await outbox.close();
-  const reopened = new FileOutbox(dir);
-  await reopened.open();
-  expect(reopened.cursor('slow')).toBe(recent[1]!.id);
-  expect(reopened.cursor('nobody')).toBeUndefined();
-  expect(reopened.prunedThrough()).toBe(old[3]!.id);
 });

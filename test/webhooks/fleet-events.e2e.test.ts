@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { removeDir, tempSessionsDir } from '../support/service-harness.js';
-import { waitUntil } from '../support/wait.js';
+import { waitUntil } from '../../fixtures/wait.js';
 import { openSse, type SseClient } from './support/sse.js';
 import { outboxEvents, outboxIds, startWebhookService } from './support/webhook-service.js';
 

@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WaSimulator } from '../../src/sim/wa-simulator.js';
-import { writeBaileysAuthFolder } from '../support/baileys-folder.js';
+import { writeBaileysAuthFolder } from '../../fixtures/baileys-folder.js';
 import { removeDir, tempSessionsDir } from '../support/service-harness.js';
-import { spawnService, type ServiceProcess } from '../support/service-process.js';
-import { waitUntil } from '../support/wait.js';
+import { spawnService, type ServiceProcess } from '../../fixtures/service-process.js';
+import { waitUntil } from '../../fixtures/wait.js';
 import { Receiver, verifiedByReadmeRecipe } from './support/receiver.js';
 import { outboxEvents, webhookSecret } from './support/webhook-service.js';
 

@@ -1,6 +1,6 @@
 /** What a receiver's answer means, how long a retry waits, and what the environment may say. */
 import { expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/app/config.js';
 import { parseRetryAfter, retryDelayMs, verdictFor } from '../../src/webhooks/retry-policy.js';
 
 it('2xx delivers; 410 pauses; other 4xx are not retried; 408, 429 and 5xx are', () => {

@@ -5,12 +5,26 @@
 const svgNs = 'http://www.w3.org/2000/svg';
 const minScale = 0.3;
 const maxScale = 3;
+const stateCornerPx = 10;
+/** A final state's second border, inside the first (its corners concentric with the outer ones). */
+const finalInsetPx = 4;
+const labelCornerPx = 4;
+/** Half the dot the layout reserved for an initial arrow (INITIAL_DOT_PX in statechart-graph.ts). */
+const initialDotRadiusPx = 5;
 
 function el(name, attrs = {}, text) {
   const node = document.createElementNS(svgNs, name);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   if (text !== undefined) node.textContent = text;
   return node;
+}
+
+/** One line of chart text as the layout placed it: {text, x, y (baseline), anchor}. */
+function text(row, className, fontPx, id) {
+  const attrs = { x: row.x, y: row.y, 'text-anchor': row.anchor, 'font-size': fontPx };
+  if (className) attrs.class = className;
+  if (id) attrs.id = id;
+  return el('text', attrs, row.text);
 }
 
 /** "connecting.awaitingQr" → "connecting-awaitingQr" (ids and CSS selectors without escaping). */
@@ -22,7 +36,9 @@ function isWithin(path, ancestor) {
 
 export class Chart {
   constructor(svg, legend, graph) {
-    Object.assign(this, { svg, legend, graph });
+    this.svg = svg;
+    this.legend = legend;
+    this.graph = graph;
     this.view = { x: 0, y: 0, scale: 1 };
     this.draw();
     this.enablePanZoom();
@@ -30,7 +46,7 @@ export class Chart {
 
   draw() {
     const { svg, graph } = this;
-    const { labelPx, titlePx, lineHeightPx } = graph.font;
+    const { labelPx, titlePx } = graph.font;
     svg.replaceChildren();
     const defs = el('defs');
     for (const [id, colour] of [['arrow', '#8a94a6'], ['arrow-taken', '#2459d6']]) {
@@ -49,40 +65,31 @@ export class Chart {
       const g = el('g', { class: `state${node.compound ? ' compound' : ''}${node.final ? ' final' : ''}`, id: domId(node.id), 'data-state': node.id, 'data-top': top });
       const x = node.x - node.width / 2;
       const y = node.y - node.height / 2;
-      g.append(el('rect', { x, y, width: node.width, height: node.height, rx: 10 }));
-      if (node.final) g.append(el('rect', { class: 'inner', x: x + 4, y: y + 4, width: node.width - 8, height: node.height - 8, rx: 7 }));
-      const titleY = y + titlePx + 6;
-      g.append(el('text', { class: 'title', x: node.compound ? x + 12 : node.x, y: titleY, 'text-anchor': node.compound ? 'start' : 'middle', 'font-size': titlePx }, node.label));
-      // One line for what the state means now (countdown, reason, uptime), filled in by show().
-      if (!node.parent) {
-        const detailAttrs = node.compound
-          ? { x: x + 12, y: titleY + lineHeightPx, 'text-anchor': 'start' }
-          : { x: node.x, y: titleY + lineHeightPx, 'text-anchor': 'middle' };
-        g.append(el('text', { class: 'detail', id: `detail-${node.id}`, 'font-size': labelPx, ...detailAttrs }));
+      g.append(el('rect', { x, y, width: node.width, height: node.height, rx: stateCornerPx }));
+      if (node.final) {
+        const inner = { x: x + finalInsetPx, y: y + finalInsetPx, width: node.width - 2 * finalInsetPx, height: node.height - 2 * finalInsetPx };
+        g.append(el('rect', { class: 'inner', ...inner, rx: stateCornerPx - finalInsetPx }));
       }
-      const loopsTop = node.compound ? y + node.height - node.selfLoops.length * lineHeightPx - 4 : titleY + lineHeightPx * (node.parent ? 1 : 2);
-      node.selfLoops.forEach((line, i) => {
-        g.append(el('text', { class: 'loop', x: node.compound ? x + 12 : node.x, y: loopsTop + i * lineHeightPx, 'text-anchor': node.compound ? 'start' : 'middle', 'font-size': labelPx }, line));
-      });
+      // Every line where the layout put it, with the room it reserved (the text is measured against the box in the tests).
+      g.append(text(node.title, 'title', titlePx));
+      // What the state means now (countdown, reason, uptime), filled in by show().
+      if (node.detail) g.append(text({ ...node.detail, text: '' }, 'detail', labelPx, `detail-${node.id}`));
+      for (const row of node.loops) g.append(text(row, 'loop', labelPx));
       layers.states.append(g);
     }
 
     for (const edge of graph.edges) {
       const g = el('g', { class: `edge ${edge.kind}`, id: edge.id.replace(/[^A-Za-z0-9_-]/g, '_'), 'data-from': edge.from ?? '', 'data-to': edge.to });
       const d = edge.points.map((p, i) => `${i ? 'L' : 'M'} ${p.x.toFixed(1)} ${p.y.toFixed(1)}`).join(' ');
-      if (edge.kind === 'initial') g.append(el('circle', { cx: edge.points[0].x, cy: edge.points[0].y, r: 5 }));
+      if (edge.kind === 'initial') g.append(el('circle', { cx: edge.points[0].x, cy: edge.points[0].y, r: initialDotRadiusPx }));
       g.append(el('path', { d, 'marker-end': 'url(#arrow)' }));
       layers.edges.append(g);
-      if (!edge.lines.length) continue;
-      // The label, centred where dagre reserved its box, on a backing so lines under it do not cross the words.
+      if (!edge.label) continue;
+      // The label where the layout reserved its box, on a backing so lines under it do not cross the words.
+      const { x, y, width, height, rows } = edge.label;
       const label = el('g', { class: 'edge-label', 'data-edge': g.id });
-      const height = edge.lines.length * lineHeightPx;
-      const width = Math.max(...edge.lines.map((l) => l.length)) * labelPx * 0.56 + 10;
-      label.append(el('rect', { x: edge.labelX - width / 2, y: edge.labelY - height / 2 - 2, width, height: height + 4, rx: 4 }));
-      edge.lines.forEach((line, i) => {
-        const y = edge.labelY - height / 2 + (i + 0.75) * lineHeightPx;
-        label.append(el('text', { x: edge.labelX, y, 'text-anchor': 'middle', 'font-size': labelPx }, line));
-      });
+      label.append(el('rect', { x, y, width, height, rx: labelCornerPx }));
+      for (const row of rows) label.append(text(row, undefined, labelPx));
       layers.labels.append(label);
     }
 

@@ -3,8 +3,13 @@
 
 /** Waits between reconnects, in ms; the last repeats. Jitter up to +20 %. */
 export const reconnectDelaysMs = [500, 1000, 2000, 4000, 8000, 10000];
-/** The server sends a heartbeat every 15 s: this much silence means the link is gone. */
-export const silenceLimitMs = 40000;
+/**
+ * The server sends `: keep-alive` every 2 s (src/http/event-stream.ts): after this
+ * much silence the page says its data is stale (two beats missed is no accident)…
+ */
+export const staleAfterMs = 5000;
+/** …and after this much it drops the stream and connects again. */
+export const silenceLimitMs = 10000;
 
 export class HttpError extends Error {
   constructor(status, path) {
@@ -14,27 +19,34 @@ export class HttpError extends Error {
 }
 
 /**
- * Reads `path` as text/event-stream, calling onEvent(type, data) per event.
+ * Reads `path` as text/event-stream, calling onEvent(type, data) per event and
+ * onHeard() per chunk (a keep-alive comment too: it proves the link, not news).
  * Resolves when the server ends the stream; rejects on HTTP errors, network
  * errors, abort, or silence longer than silenceLimitMs.
  */
-export async function readStream(path, apiKey, signal, onEvent) {
-  const res = await fetch(path, { headers: { 'x-api-key': apiKey }, signal, cache: 'no-store' });
-  if (!res.ok) throw new HttpError(res.status, path);
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
+export async function readStream(path, apiKey, signal, onEvent, onHeard = () => {}) {
+  // The watchdog runs from the request on: a server that never even answers the
+  // headers is as silent as one that stops mid-stream.
+  const inner = new AbortController();
+  const onAbort = () => inner.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
   let watchdog = null;
   const arm = () => {
     clearTimeout(watchdog);
-    watchdog = setTimeout(() => reader.cancel(new Error('silent')).catch(() => {}), silenceLimitMs);
+    watchdog = setTimeout(() => inner.abort(new Error('silent')), silenceLimitMs);
   };
   arm();
   try {
+    const res = await fetch(path, { headers: { 'x-api-key': apiKey }, signal: inner.signal, cache: 'no-store' });
+    if (!res.ok) throw new HttpError(res.status, path);
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
       arm();
+      onHeard();
       buffer += decoder.decode(value, { stream: true });
       const blocks = buffer.split('\n\n');
       buffer = blocks.pop();
@@ -46,21 +58,31 @@ export async function readStream(path, apiKey, signal, onEvent) {
     }
   } finally {
     clearTimeout(watchdog);
+    signal.removeEventListener('abort', onAbort);
   }
 }
 
 /**
- * Keeps one stream open: on loss it calls onOffline(retryInMs), waits (with
- * backoff) and opens it again; the first event of each new stream calls
- * onOnline(). A 401 stops it and calls onUnauthorized().
+ * Keeps one stream open: on loss it calls onOffline(retryAt), waits (with
+ * backoff) until that Date.now() and opens it again; the first event of each
+ * new stream calls onOnline(). A 401 stops it and calls onUnauthorized().
+ * heardAt is when the last byte arrived (null before the first): how old the
+ * page's picture is.
  */
 export class LiveStream {
   constructor({ path, apiKey, onEvent, onOnline, onOffline, onUnauthorized }) {
-    Object.assign(this, { path, apiKey, onEvent, onOnline, onOffline, onUnauthorized });
+    this.path = path;
+    this.apiKey = apiKey;
+    this.onEvent = onEvent;
+    this.onOnline = onOnline;
+    this.onOffline = onOffline;
+    this.onUnauthorized = onUnauthorized;
     this.failures = 0;
     this.stopped = false;
     this.controller = null;
     this.retryTimer = null;
+    this.retryAt = null;
+    this.heardAt = null;
   }
 
   start() {
@@ -77,11 +99,13 @@ export class LiveStream {
   /** Reconnect now (a person pressed "retry"). */
   retryNow() {
     clearTimeout(this.retryTimer);
+    this.retryAt = null;
     this.controller?.abort();
     this.connect();
   }
 
   connect() {
+    this.retryAt = null;
     const controller = new AbortController();
     this.controller = controller;
     let first = true;
@@ -92,7 +116,7 @@ export class LiveStream {
         this.onOnline();
       }
       this.onEvent(type, data);
-    }).then(
+    }, () => (this.heardAt = Date.now())).then(
       () => this.lost(controller, null),
       (error) => this.lost(controller, error),
     );
@@ -108,7 +132,8 @@ export class LiveStream {
     const base = reconnectDelaysMs[Math.min(this.failures, reconnectDelaysMs.length - 1)];
     const delay = Math.round(base * (1 + Math.random() * 0.2));
     this.failures += 1;
-    this.onOffline(delay);
+    this.retryAt = Date.now() + delay;
+    this.onOffline(this.retryAt);
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 }

@@ -1,5 +1,7 @@
 // The session log: transitions and what caused them, newest first; timer
 // ticks only when asked. A click on an entry shows the session as it was.
+// Entries marked `earlier` come from the outbox (before this service process
+// started): muted, tagged "before restart", and they carry the event's facts, not a context.
 
 /** Entries kept in the page per session. */
 export const maxEntries = 400;
@@ -25,7 +27,8 @@ export function formatDateTime(iso) {
 
 export class SessionLog {
   constructor(list, { onPick }) {
-    Object.assign(this, { list, onPick });
+    this.list = list;
+    this.onPick = onPick;
     this.entries = [];
     this.showTicks = false;
     this.picked = null;
@@ -68,7 +71,7 @@ export class SessionLog {
 
   item(entry) {
     const li = document.createElement('li');
-    li.className = entry.kind;
+    li.className = entry.earlier ? `${entry.kind} earlier` : entry.kind;
     li.dataset.seq = String(entry.seq);
     li.setAttribute('aria-current', String(entry.seq === this.picked));
     const time = document.createElement('time');
@@ -82,6 +85,12 @@ export class SessionLog {
     const where = document.createElement('span');
     where.className = 'where';
     where.textContent = entry.kind === 'tick' ? `in ${entry.to}` : entry.from && entry.from !== entry.to ? `${entry.from} → ${entry.to}` : entry.to;
+    if (entry.earlier) {
+      const tag = document.createElement('span');
+      tag.className = 'earlier-tag';
+      tag.textContent = 'before restart';
+      where.append(' ', tag);
+    }
     if (entry.kind === 'transition') {
       const button = document.createElement('button');
       button.type = 'button';

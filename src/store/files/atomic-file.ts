@@ -6,7 +6,7 @@
  * Writes to one path are serialised, so the last write wins in call order.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, readFile } from 'node:fs/promises';
+import { lstat, open, rename, rm, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 const queues = new Map<string, Promise<unknown>>();
@@ -70,6 +70,26 @@ export function readFileIfExists(path: string): Promise<string | null> {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
+  });
+}
+
+/**
+ * The file's text, or null when it does not exist, queued behind the writes to it like
+ * readFileIfExists. Anything but a plain file (a link, a folder, a FIFO) is `refuse`d
+ * without being followed or read: a link may point anywhere, and a FIFO would hang the read.
+ */
+export function readPlainFileIfExists(path: string, refuse: (what: string) => Error): Promise<string | null> {
+  return serialised(path, async () => {
+    let info;
+    try {
+      info = await lstat(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    if (info.isSymbolicLink()) throw refuse('a symbolic link, not a file');
+    if (!info.isFile()) throw refuse('not a regular file');
+    return readFile(path, 'utf8');
   });
 }
 

@@ -8,8 +8,9 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { BufferJSON, initAuthCreds, proto, type AuthenticationCreds, type SignalDataTypeMap } from '@whiskeysockets/baileys';
+import { checkCredentials, CorruptCredentialsError } from '../corruption.js';
 import type { SessionAuthState } from '../session-store.js';
-import { drain, readFileIfExists, removeFile, serialised, tempFileTag, writeFileAtomic } from './atomic-file.js';
+import { drain, readFileIfExists, readPlainFileIfExists, removeFile, serialised, tempFileTag, writeFileAtomic } from './atomic-file.js';
 
 export const credsFileName = 'creds.json';
 
@@ -21,8 +22,25 @@ export function keyFileName(type: string, id: string): string {
 /** The store contract's auth state; `existed` says whether creds.json was there. */
 export type FileAuthState = SessionAuthState;
 
-export class CorruptCredentialsError extends Error {
-  readonly code = 'ERR_CORRUPT_CREDENTIALS';
+export { CorruptCredentialsError };
+
+/**
+ * What creds.json holds (after the writes queued to it): null when there is none (an
+ * unpaired session), else checked credentials. Anything else is CorruptCredentialsError —
+ * a link, a folder or a FIFO, an empty or truncated file, JSON that is not credentials.
+ */
+async function readCreds(path: string): Promise<AuthenticationCreds | null> {
+  const text = await readPlainFileIfExists(path, (what) => new CorruptCredentialsError(`${credsFileName} is ${what}`));
+  if (text === null) return null;
+  if (text.length === 0) throw new CorruptCredentialsError(`${credsFileName} is empty`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text, BufferJSON.reviver);
+  } catch {
+    throw new CorruptCredentialsError(`${credsFileName} is not valid JSON`);
+  }
+  checkCredentials(value, credsFileName);
+  return value as AuthenticationCreds;
 }
 
 /**
@@ -59,7 +77,7 @@ export async function openFileAuthState(folder: string, guard: () => Promise<voi
   const checked = (): Promise<void> => serialised(join(root, '.lease-check'), guard);
 
   await removeAbandonedTempFiles(root);
-  const stored = (await read(credsFileName)) as AuthenticationCreds | null;
+  const stored = await readCreds(inside(credsFileName));
   const creds = stored ?? initAuthCreds();
 
   return {

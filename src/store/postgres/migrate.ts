@@ -10,10 +10,13 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Pool } from 'pg';
+import type { Pool, QueryConfig } from 'pg';
 
 /** Any constant shared by every wa-vigil node; "wavigil" in ASCII, so it is recognisable in pg_locks. */
 export const migrationLockId = 0x77617669676c;
+
+/** Client-side bound of a migration step (the pool's own query timeout is for ownership work, well under a TTL). */
+export const migrationQueryTimeoutMs = 10 * 60_000;
 
 export interface Migration {
   version: number;
@@ -53,7 +56,10 @@ export async function migrate(pool: Pool, migrations?: Migration[]): Promise<str
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [migrationLockId]);
+    // Not bounded like the node's other statements: nodes booting together wait here for the
+    // first one's migration, and a migration of a large table may take long. It runs once, at boot.
+    await client.query('SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0');
+    await client.query({ text: 'SELECT pg_advisory_xact_lock($1)', values: [migrationLockId], query_timeout: migrationQueryTimeoutMs } as QueryConfig);
     await client.query(`CREATE TABLE IF NOT EXISTS wa_vigil_migrations (
       version integer PRIMARY KEY,
       name text NOT NULL,
@@ -65,7 +71,7 @@ export async function migrate(pool: Pool, migrations?: Migration[]): Promise<str
     for (const migration of pending) {
       if (done.has(migration.version)) continue;
       // No parameters: the simple query protocol, so one file may hold several statements.
-      await client.query(migration.sql);
+      await client.query({ text: migration.sql, query_timeout: migrationQueryTimeoutMs } as QueryConfig);
       await client.query('INSERT INTO wa_vigil_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
       applied.push(migration.name);
     }

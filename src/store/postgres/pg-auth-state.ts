@@ -12,7 +12,7 @@
  */
 import { BufferJSON, initAuthCreds, proto, type AuthenticationCreds, type SignalDataSet, type SignalDataTypeMap } from '@whiskeysockets/baileys';
 import type { Pool } from 'pg';
-import { CorruptCredentialsError } from '../files/file-auth-state.js';
+import { checkCredentials, CorruptCredentialsError } from '../corruption.js';
 import type { Lease } from '../ownership.js';
 import type { SessionAuthState } from '../session-store.js';
 import { fencedTransaction } from './fenced-transaction.js';
@@ -80,7 +80,9 @@ export async function openPgAuthState({ pool, lease, queue, onRefused }: PgAuthS
     });
 
   const { rows } = await pool.query<{ creds: string }>('SELECT creds FROM wa_vigil_creds WHERE user_id = $1 AND session_id = $2', [userId, sessionId]);
+  // A row that holds no credentials (null, {}, a string) is damage, not an unpaired device: no QR from invented keys.
   const stored = rows[0] ? (decodeValue(rows[0].creds, 'creds') as AuthenticationCreds) : null;
+  if (rows[0]) checkCredentials(stored, 'creds');
   const creds = stored ?? initAuthCreds();
 
   return {

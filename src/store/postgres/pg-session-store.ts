@@ -17,6 +17,7 @@ import type { SessionAuthState, SessionMeta, SessionStore } from '../session-sto
 import { describePool } from './database-url.js';
 import { fencedTransaction } from './fenced-transaction.js';
 import { openPgAuthState } from './pg-auth-state.js';
+import { PostgresMessageQueue } from './pg-message-queue.js';
 import { WriteQueues } from './write-queue.js';
 
 export interface PostgresSessionStoreOptions {
@@ -48,11 +49,13 @@ const updateMetaSql = `UPDATE wa_vigil_sessions SET created_at = $3, should_run 
 export class PostgresSessionStore implements SessionStore {
   readonly pool: Pool;
   readonly ownership: Ownership;
+  readonly messages: PostgresMessageQueue;
   private readonly queues = new WriteQueues();
 
   constructor({ pool, ownership }: PostgresSessionStoreOptions) {
     this.pool = pool;
     this.ownership = ownership;
+    this.messages = new PostgresMessageQueue(pool, this.queues);
   }
 
   /** The database, without its password. */
@@ -107,6 +110,11 @@ export class PostgresSessionStore implements SessionStore {
 
   openAuthState(lease: Lease, onRefused: (error: unknown) => void = () => {}): Promise<SessionAuthState> {
     return openPgAuthState({ pool: this.pool, lease, queue: this.queues.for(keyString(lease.key)), onRefused });
+  }
+
+  /** txid_current() gives the transaction an id, so its commit is written to the WAL: a real write, and a cheap one. */
+  async probeWrite(): Promise<void> {
+    await this.pool.query('SELECT txid_current()');
   }
 
   async hasCredentials(key: SessionKey): Promise<boolean> {

@@ -5,9 +5,9 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/app/config.js';
 import { createLogger } from '../../../src/logging/logger.js';
-import { startService, type Service } from '../../../src/service/service.js';
+import { startService, type Service } from '../../../src/app/service.js';
 import { createAutoConnection } from '../../support/auto-connection.js';
 import { LogCapture, testApiKey } from '../../support/service-harness.js';
 
