@@ -200,6 +200,10 @@ export class WaSimulator extends EventEmitter {
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     if (this.rejectUpgrades) {
       this.counters.upgradesRejected += 1;
+      // Node's HTTP server drops its own error listener once it hands a socket to 'upgrade'. A client
+      // that dies right after the refusal (a SIGKILLed service) resets the half-closed socket, and an
+      // unheard 'error' would take the whole simulator — and the test process holding it — down.
+      socket.on('error', () => socket.destroy());
       socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }

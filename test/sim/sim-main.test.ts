@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultSimControlPort, defaultSimPort } from '../../src/sim/ports.js';
@@ -52,6 +52,37 @@ it('SIM_PORT and SIM_CONTROL_PORT choose the ports; the control endpoint answers
     const state = (await (await fetch(`${controlUrl}/state`)).json()) as { url: string };
     expect(state.url).toBe(simUrl);
     expect(simUrl).not.toContain(`:${defaultSimPort}/`);
+  } finally {
+    sim.child.kill('SIGTERM');
+  }
+  expect(await sim.exited).toBe(0);
+}, 30_000);
+
+it('a client that resets its connection after a refused upgrade does not take the simulator down', async () => {
+  const sim = runSim({ SIM_PORT: '0', SIM_CONTROL_PORT: '0' });
+  try {
+    const deadline = Date.now() + 25_000;
+    while (!sim.stdout.some((line) => line.startsWith('Controls: ')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const simPort = Number(/listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(sim.stdout.join('\n'))?.[1]);
+    const controlUrl = /Controls: (http:\/\/\S+)/.exec(sim.stdout.join('\n'))?.[1];
+    const put = await fetch(`${controlUrl}/behaviour`, { method: 'PUT', body: JSON.stringify({ rejectUpgrades: true }) });
+    expect(put.status).toBe(200);
+
+    // What a SIGKILLed service does to a connection the simulator has just refused: the kernel resets it.
+    const refusedThenReset = async (): Promise<string> => {
+      const socket = connect(simPort, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write('GET /ws/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      const [reply] = (await once(socket, 'data')) as [Buffer];
+      socket.resetAndDestroy();
+      return reply.toString('latin1').split('\r\n')[0]!;
+    };
+    expect(await refusedThenReset()).toBe('HTTP/1.1 403 Forbidden');
+    expect(await refusedThenReset()).toBe('HTTP/1.1 403 Forbidden');
+    const state = (await (await fetch(`${controlUrl}/state`)).json()) as { counters: { upgradesRejected: number } };
+    expect(state.counters.upgradesRejected).toBe(2);
+    expect(sim.child.exitCode).toBeNull();
   } finally {
     sim.child.kill('SIGTERM');
   }
