@@ -11,6 +11,9 @@
  * of the same change, messages are not the session's log. `session.removed`
  * is read to stop there: a session deleted and made again under the same ids
  * starts with a clean log, as the hub's does (forget()).
+ *
+ * The feed sends the first page with its history; the page asks for older ones
+ * ("Load earlier entries") by the outbox id where the last page stopped.
  */
 import type { FleetEvent, EventType } from '../outbox/fleet-event.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -32,8 +35,24 @@ export interface EarlierFacts {
 
 export type EarlierEntry = InspectorEntry & { earlier: true; facts: EarlierFacts };
 
-/** Reads a session's log from before this process, oldest first. */
-export type EarlierHistory = (key: SessionKey, before: { at: string } | null) => Promise<EarlierEntry[]>;
+/** One page of the log from before this process, oldest first, and where the next older page starts. */
+export interface EarlierPage {
+  entries: EarlierEntry[];
+  /** Pass as `beforeId` for the page before this one; null: the outbox holds nothing older for this session. */
+  nextBeforeId: string | null;
+}
+
+export interface EarlierQuery {
+  /** Only events before this time (the hub's first entry: what this process saw itself is in the hub). */
+  before?: { at: string } | null;
+  /** Only events older than this outbox id: the page after a previous one (its `nextBeforeId`). */
+  beforeId?: string;
+  /** The page's seqs end just below this one (a previous page's smallest seq); 0 by default. */
+  seqBelow?: number;
+}
+
+/** Reads a session's log from before this process, a page at a time. */
+export type EarlierHistory = (key: SessionKey, query: EarlierQuery) => Promise<EarlierPage>;
 
 interface Disconnect {
   statusCode?: unknown;
@@ -48,20 +67,24 @@ const text = (value: unknown): string | null => (typeof value === 'string' && va
  * service, or the node that ran the session before): this process's own are in the hub.
  */
 export function outboxHistory(outbox: Pick<Outbox, 'sessionEvents'>, node: string, limit = earlierEntriesLimit): EarlierHistory {
-  return async (key, before) => {
-    const newestFirst = await outbox.sessionEvents(key, { limit, types: historyTypes });
+  return async (key, { before = null, beforeId, seqBelow = 0 }) => {
+    const newestFirst = await outbox.sessionEvents(key, { limit, types: historyTypes, ...(beforeId === undefined ? {} : { beforeId }) });
     const removed = newestFirst.findIndex((event) => event.type === 'session.removed');
     const events = removed === -1 ? newestFirst : newestFirst.slice(0, removed);
     const earlier = events.filter((event) => event.node !== node && (before === null || event.time < before.at));
-    return toEntries(earlier.reverse());
+    // A full page that met no removal may have older events behind it; the next page starts
+    // below the oldest one READ (not shown): this process's own, filtered out, still count.
+    const nextBeforeId = removed === -1 && newestFirst.length === limit ? newestFirst.at(-1)!.id : null;
+    return { entries: toEntries(earlier.reverse(), seqBelow), nextBeforeId };
   };
 }
 
 /**
- * Oldest-first events as log entries. Their seqs are negative (-count … -1, oldest most
- * negative): never one of the hub's (1, 2, …), and they sort before them.
+ * Oldest-first events as log entries. Their seqs are negative and end just below
+ * `seqBelow` (-count … -1 for the first page, oldest most negative): never one of the
+ * hub's (1, 2, …) nor of a newer page, and they sort before them.
  */
-export function toEntries(events: readonly FleetEvent[]): EarlierEntry[] {
+export function toEntries(events: readonly FleetEvent[], seqBelow = 0): EarlierEntry[] {
   let lastDisconnectAt: unknown = null;
   let status: string | null = null;
   return events.map((event, index) => {
@@ -79,7 +102,7 @@ export function toEntries(events: readonly FleetEvent[]): EarlierEntry[] {
     if (toState === 'terminated' && text(payload.terminatedReason)) parts.push(text(payload.terminatedReason)!);
     status = to;
     return {
-      seq: index - events.length,
+      seq: seqBelow + index - events.length,
       at: event.time,
       kind: 'transition' as const,
       event: event.type,

@@ -9,6 +9,7 @@
  *                                      the context now, after the entries from before this process
  *                                      read from the outbox), `messages` (queue depth, last messages'
  *                                      ids and statuses), then `entry`, `view` and `messages` live (API key)
+ *   /inspector/sessions/:u/:s/earlier  an older page of that log (?beforeId=, the feed's `nextBeforeId`) (API key)
  *
  * Actions (start, stop, restart, logout, QR, pairing code; stop and restart of
  * many sessions at once, one request per session, paced) go through the
@@ -23,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { openEventStream, type EventStream } from '../http/event-stream.js';
 import { errors, guarded, sessionErrors, text } from '../http/route-docs.js';
+import { eventIdPattern } from '../outbox/event-id.js';
 import { sessionParamsSchema, type SessionParams } from '../http/session-params.js';
 import { sessionMachine } from '../../machines/session.machine.js';
 import { sessionStates } from '../../machines/session.states.js';
@@ -132,6 +134,40 @@ export function registerInspector(app: FastifyInstance, registry: InspectedFleet
     void openHistory(stream, key, hub, earlier);
     followSession(stream, key, registry, messages, messageChanges);
   });
+
+  const earlierDoc = {
+    summary: 'One older page of the session’s log from before this process (the feed’s `history` says where it starts: `nextBeforeId`)',
+    tags: ['inspector'],
+    params: sessionParamsSchema,
+    querystring: {
+      type: 'object',
+      required: ['beforeId'],
+      additionalProperties: false,
+      properties: {
+        beforeId: { type: 'string', pattern: eventIdPattern.source, description: 'The `nextBeforeId` of the page before' },
+        // A string: the API validates without coercing types (api.ts), and a query string is text.
+        seqBelow: { type: 'string', pattern: '^(0|-[1-9][0-9]{0,8})$', description: 'The smallest seq the page holds (0 or negative): the new entries’ seqs end below it' },
+      },
+    },
+    response: {
+      200: {
+        type: 'object',
+        required: ['entries', 'nextBeforeId'],
+        properties: { entries: { type: 'array', items: { type: 'object', additionalProperties: true } }, nextBeforeId: { type: ['string', 'null'] } },
+      },
+      ...sessionErrors,
+    },
+  };
+  app.get<{ Params: SessionParams; Querystring: { beforeId: string; seqBelow?: string } }>(
+    '/inspector/sessions/:userId/:sessionId/earlier',
+    { schema: earlierDoc },
+    async (request) => {
+      const key = { userId: request.params.userId, sessionId: request.params.sessionId };
+      registry.get(key.userId, key.sessionId); // 404 for a session that is not there
+      if (!earlier) return { entries: [], nextBeforeId: null };
+      return earlier(key, { beforeId: request.query.beforeId, seqBelow: Number(request.query.seqBelow ?? 0) });
+    },
+  );
 }
 
 /**
@@ -144,9 +180,10 @@ async function openHistory(stream: EventStream, key: SessionKey, hub: Inspection
   stream.onClose(() => (closed = true));
   const first = hub.recent(key)[0];
   // A storage that refuses the read costs only the earlier entries: the live log still opens.
-  const before = earlier ? await earlier(key, first ? { at: first.at } : null).catch(() => []) : [];
+  const none = { entries: [], nextBeforeId: null };
+  const before = earlier ? await earlier(key, { before: first ? { at: first.at } : null }).catch(() => none) : none;
   if (closed) return;
-  stream.send('history', { entries: [...before, ...hub.recent(key)], context: hub.context(key) });
+  stream.send('history', { entries: [...before.entries, ...hub.recent(key)], context: hub.context(key), nextBeforeId: before.nextBeforeId });
   const onEntry = (entry: InspectorEntry) => stream.send('entry', entry);
   hub.on(keyString(key), onEntry);
   stream.onClose(() => hub.off(keyString(key), onEntry));

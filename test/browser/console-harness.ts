@@ -4,6 +4,7 @@
  * second and inject faults by hand; plus a Chromium that records every
  * request the page makes. Loopback only.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,4 +108,22 @@ export async function openConsole(browser: Browser, url: string, viewport = { wi
   await page.locator('#key-form button').click();
   await page.locator('#connection[data-state="live"]').waitFor();
   return { page, requests };
+}
+
+/**
+ * Requests to `pathEnd` the service is handling at once, at most, from now on: counted
+ * where they arrive (the page's own request events lag behind its fetches).
+ */
+export function trackInFlight(service: Service, pathEnd: string): { max: () => number; sent: () => number; stop: () => void } {
+  let open = 0;
+  let max = 0;
+  let sent = 0;
+  const onRequest = (request: IncomingMessage, response: ServerResponse) => {
+    if (!request.url?.endsWith(pathEnd)) return;
+    sent += 1;
+    max = Math.max(max, ++open);
+    response.once('close', () => (open -= 1));
+  };
+  service.api.server.on('request', onRequest);
+  return { max: () => max, sent: () => sent, stop: () => void service.api.server.off('request', onRequest) };
 }

@@ -4,11 +4,10 @@
  * exactly those; three checked rows are stopped with one confirmation; requests are
  * paced; the result is one summary. On a file store there is no cluster view.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { removeDir } from '../support/service-harness.js';
-import { launchChromium, openConsole, startConsoleService, tempDir, type ConsoleService } from './console-harness.js';
+import { launchChromium, openConsole, startConsoleService, tempDir, trackInFlight, type ConsoleService } from './console-harness.js';
 
 let dir: string;
 let app: ConsoleService;
@@ -77,24 +76,6 @@ async function open(): Promise<Page> {
 
 const confirmations = (page: Page) => page.evaluate<string[]>('window.confirmations');
 
-/**
- * Requests to `pathEnd` the service is handling at once, at most, from now on: counted
- * where they arrive (the page's own request events lag behind its fetches).
- */
-function trackInFlight(pathEnd: string): { max: () => number; sent: () => number; stop: () => void } {
-  let open = 0;
-  let max = 0;
-  let sent = 0;
-  const onRequest = (request: IncomingMessage, response: ServerResponse) => {
-    if (!request.url?.endsWith(pathEnd)) return;
-    sent += 1;
-    max = Math.max(max, ++open);
-    response.once('close', () => (open -= 1));
-  };
-  app.service.api.server.on('request', onRequest);
-  return { max: () => max, sent: () => sent, stop: () => void app.service.api.server.off('request', onRequest) };
-}
-
 it('restarts every session backing off after one confirmation naming the count, paced, and touches no other', async () => {
   const backingOff = new Set<string>();
   for (let i = 0; i < fleetSize; i += backingOffEvery) {
@@ -112,7 +93,7 @@ it('restarts every session backing off after one confirmation naming the count, 
   const shortcut = page.locator('#restart-backing-off');
   await expect.poll(() => shortcut.textContent()).toBe(`Restart every session backing off (${backingOff.size})`);
 
-  const inFlight = trackInFlight('/restart');
+  const inFlight = trackInFlight(app.service, '/restart');
   const clickedAt = Date.now();
   await shortcut.click();
   const dialog = page.locator('#confirm-dialog');
@@ -183,7 +164,7 @@ it('stops three checked rows with one confirmation saying how many and what, and
   expect(await page.locator('#fleet-list .row[data-checked="true"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')).sort())).toEqual([...keys].sort());
   expect(await page.locator('#checked-count').textContent()).toBe('3 checked');
 
-  const inFlight = trackInFlight('/stop');
+  const inFlight = trackInFlight(app.service, '/stop');
   await page.locator('#bulk-stop').click();
   await page.locator('#confirm-dialog').waitFor({ state: 'visible' });
   expect(await page.locator('#confirm-text').textContent()).toBe('Stop 3 sessions (the checked ones)? They stay stopped; their credentials are kept.');
@@ -243,7 +224,7 @@ it('the whole fleet restarted at once is still paced: one confirmation, one requ
   const total = (await views()).size;
   await page.locator('#check-shown').check();
   expect(await page.locator('#checked-count').textContent()).toBe(`${total} checked`);
-  const inFlight = trackInFlight('/restart');
+  const inFlight = trackInFlight(app.service, '/restart');
   const startsBefore = [...starts.values()].reduce((a, b) => a + b, 0);
   const began = Date.now();
   await page.locator('#bulk-restart').click();
@@ -258,5 +239,44 @@ it('the whole fleet restarted at once is still paced: one confirmation, one requ
   // Every session had its new connection (the stopped ones start again: restart is stop then start).
   await expect.poll(() => [...starts.values()].reduce((a, b) => a + b, 0) - startsBefore, { timeout: hangMs }).toBe(total);
   console.info(`bulk restart of ${total} sessions: ${tookMs} ms, at most ${inFlight.max()} requests in flight`);
+  await page.close();
+});
+
+it('Cancel sends no more requests: the ones already sent finish and are counted, the rest stay checked', async () => {
+  const page = await open();
+  await page.locator('#search').fill('user-01');
+  await page.locator('#fleet-list .row[data-index="9"]').waitFor();
+  // Every restart the page sends is held before it reaches the service, until the test lets it go.
+  const held: Array<{ key: string; release: () => Promise<void> }> = [];
+  await page.route('**/sessions/*/default/restart', (route) => {
+    const key = `${new URL(route.request().url()).pathname.split('/')[2]}/default`;
+    held.push({ key, release: () => route.continue() });
+  });
+  await page.locator('#check-shown').check();
+  const checked = await page.locator('#fleet-list .row[data-checked="true"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')!));
+  expect(checked).toHaveLength(10);
+  const startsBefore = new Map(starts);
+  await page.locator('#bulk-restart').click();
+  await page.locator('#confirm-ok').click();
+
+  const cancel = page.locator('#bulk-cancel');
+  await cancel.waitFor({ state: 'visible' });
+  await expect.poll(() => held.length).toBe(pageConcurrency);
+  await cancel.click();
+  expect(await cancel.isDisabled()).toBe(true);
+  for (const request of held) await request.release();
+  const result = page.locator('#bulk-result');
+  await expect.poll(() => result.textContent(), { timeout: hangMs }).toBe(`Restart: ${pageConcurrency} done, ${10 - pageConcurrency} not tried (cancelled)`);
+  expect(await cancel.isHidden()).toBe(true);
+  expect(held).toHaveLength(pageConcurrency);
+
+  // At the service: exactly the sent ones restarted, one new connection each; the others untouched and still checked.
+  const sent = new Set(held.map((h) => h.key));
+  await expect.poll(() => [...sent].filter((key) => starts.get(key) === (startsBefore.get(key) ?? 0) + 1).length, { timeout: hangMs }).toBe(sent.size);
+  for (const key of checked.filter((k) => !sent.has(k))) expect(starts.get(key), key).toBe(startsBefore.get(key));
+  await expect.poll(() => page.locator('#checked-count').textContent()).toBe(`${10 - pageConcurrency} checked`);
+  expect((await page.locator('#fleet-list .row[data-checked="true"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')!))).sort()).toEqual(
+    checked.filter((k) => !sent.has(k)).sort(),
+  );
   await page.close();
 });

@@ -135,3 +135,55 @@ for (const backend of backends) {
     }
   }, 60_000);
 }
+
+it('"Load earlier entries" pages back through the outbox past the first 100, to the session’s first transition (files)', async () => {
+  dir = await tempDir();
+  app = await startConsoleService({ sessionsDir: dir, outcome });
+  try {
+    await app.create('long', 'main');
+    await expect.poll(async () => top(await statusOf('long', 'main'))).toBe('open');
+    // Each restart is a stop and a start: several transitions each, well past one page of 100.
+    const restarts = 45;
+    for (let i = 0; i < restarts; i++) {
+      expect((await app.call('POST', '/sessions/long/main/restart')).status).toBeLessThan(300);
+      await expect.poll(async () => top(await statusOf('long', 'main'))).toBe('open');
+    }
+    const port = new URL(app.service.url).port;
+    await app.service.stop();
+    app = await startConsoleService({ sessionsDir: dir, outcome, port: Number(port) });
+    await expect.poll(async () => top(await statusOf('long', 'main')), { timeout: 15_000 }).toBe('open');
+
+    const { page } = await openConsole(browser, app.service.url, undefined, '#long%2Fmain');
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    const earlierShown = () => page.locator('#log li.earlier').count();
+    await expect.poll(earlierShown).toBeGreaterThan(0);
+    const firstPage = await earlierShown();
+    expect(firstPage).toBeLessThanOrEqual(100);
+    const more = page.locator('#log-earlier');
+    expect(await more.isVisible()).toBe(true);
+    for (let clicks = 0; clicks < 20 && (await more.isVisible()); clicks++) {
+      const before = await earlierShown();
+      await more.click();
+      await expect.poll(async () => (await earlierShown()) > before || !(await more.isVisible())).toBe(true);
+    }
+    expect(await more.isVisible()).toBe(false);
+
+    const shown = await page.locator('#log li').evaluateAll((items) =>
+      items.map((li) => ({ earlier: li.classList.contains('earlier'), what: li.querySelector('.what')?.textContent ?? '', at: li.querySelector('time')?.dateTime ?? '', seq: Number(li.getAttribute('data-seq')) })),
+    );
+    const earlier = shown.filter((item) => item.earlier);
+    expect(earlier.length).toBeGreaterThan(100);
+    // Newest first, every entry once, in time order: the pages join without a gap or an overlap.
+    expect(new Set(shown.map((item) => item.seq)).size).toBe(shown.length);
+    expect(shown.map((item) => item.at)).toEqual([...shown.map((item) => item.at)].sort().reverse());
+    // Every restart is there, and the oldest entry is the session's very first transition.
+    expect(earlier.filter((item) => item.what.endsWith('terminated · stopped'))).toHaveLength(restarts);
+    expect(earlier.at(-1)!.what).toBe('connecting');
+    expect(errors).toEqual([]);
+    await page.close();
+  } finally {
+    await app.service.stop();
+    await removeDir(dir);
+  }
+}, 90_000);

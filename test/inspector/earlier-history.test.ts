@@ -22,7 +22,10 @@ function outbox(events: FleetEvent[]) {
     asked,
     async sessionEvents(_key: typeof key, query: SessionEventsQuery) {
       asked.push(query);
-      return events.filter((e) => !query.types || query.types.includes(e.type)).reverse().slice(0, query.limit);
+      return events
+        .filter((e) => (!query.types || query.types.includes(e.type)) && (query.beforeId === undefined || e.id < query.beforeId))
+        .reverse()
+        .slice(0, query.limit);
     },
   };
 }
@@ -40,7 +43,9 @@ it('turns earlier processes’ status events into transitions, oldest first, wit
     event('session.status', 'me', { state: 'open', status: 'open.settling', previousState: 'connecting', attempt: 0, lastDisconnect: drop }),
   ];
   const source = outbox(stored);
-  const entries = await outboxHistory(source, 'me')(key, null);
+  const { entries, nextBeforeId } = await outboxHistory(source, 'me')(key, {});
+  // The read met the removal: nothing older belongs to this session.
+  expect(nextBeforeId).toBeNull();
   expect(entries.map((entry) => entry.label)).toEqual(['connecting', 'connecting → open', 'open → backingOff · 428 Connection Terminated', 'backingOff → terminated · stopped', 'restored as connecting']);
   expect(entries.map((entry) => entry.seq)).toEqual([-5, -4, -3, -2, -1]);
   expect(entries.map((entry) => entry.from)).toEqual([null, 'connecting.queued', 'open.settling', 'backingOff', null]);
@@ -51,6 +56,33 @@ it('turns earlier processes’ status events into transitions, oldest first, wit
   expect(source.asked[0]!.types).not.toContain('session.qr');
 
   // Only those before the hub's first entry.
-  const before = await outboxHistory(source, 'me')(key, { at: stored[4]!.time });
+  const { entries: before } = await outboxHistory(source, 'me')(key, { before: { at: stored[4]!.time } });
   expect(before.map((entry) => entry.to)).toEqual(['connecting.queued', 'open.settling']);
+});
+
+it('pages back by the outbox id where the last read stopped, seqs below the page before, until nothing is older', async () => {
+  const stored = [
+    event('session.status', 'old', { state: 'connecting', status: 'connecting.queued', previousState: null }),
+    ...Array.from({ length: 6 }, (_, i) =>
+      event('session.status', 'old', i % 2 === 0 ? { state: 'open', status: 'open.stable', previousState: 'connecting' } : { state: 'connecting', status: 'connecting.queued', previousState: 'open' }),
+    ),
+    // The newest three are this process's own (in its hub): read, not shown, but the next page starts below them.
+    ...Array.from({ length: 3 }, () => event('session.status', 'me', { state: 'open', status: 'open.stable', previousState: 'connecting' })),
+  ];
+  const history = outboxHistory(outbox(stored), 'me', 4);
+  const first = await history(key, {});
+  expect(first.entries.map((entry) => entry.at)).toEqual([stored[6]!.time]);
+  expect(first.entries.map((entry) => entry.seq)).toEqual([-1]);
+  expect(first.nextBeforeId).toBe(stored[6]!.id);
+
+  const second = await history(key, { beforeId: first.nextBeforeId!, seqBelow: -1 });
+  expect(second.entries.map((entry) => entry.at)).toEqual(stored.slice(2, 6).map((e) => e.time));
+  expect(second.entries.map((entry) => entry.seq)).toEqual([-5, -4, -3, -2]);
+  expect(second.nextBeforeId).toBe(stored[2]!.id);
+
+  const last = await history(key, { beforeId: second.nextBeforeId!, seqBelow: -5 });
+  expect(last.entries.map((entry) => entry.label)).toEqual(['connecting', 'connecting → open']);
+  expect(last.entries.map((entry) => entry.seq)).toEqual([-7, -6]);
+  // Fewer than a page: the oldest retained event has been read.
+  expect(last.nextBeforeId).toBeNull();
 });

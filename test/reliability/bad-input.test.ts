@@ -43,7 +43,7 @@ const hostileBodies = [
   '{"phoneNumber": 5550100}',
   '\u0000\u0001',
 ];
-const paths = ['/sessions/{id}/default', '/sessions/ok/{id}', '/sessions/{id}/{id}/start', '/sessions/{id}/default/qr', '/sessions/{id}/default/pairing-code', '/sessions/{id}/default/events', '/{id}', '/sessions/{id}/default/{id}', '/inspector/sessions/{id}/x/feed'];
+const paths = ['/sessions/{id}/default', '/sessions/ok/{id}', '/sessions/{id}/{id}/start', '/sessions/{id}/default/qr', '/sessions/{id}/default/pairing-code', '/sessions/{id}/default/events', '/{id}', '/sessions/{id}/default/{id}', '/inspector/sessions/{id}/x/feed', '/inspector/sessions/x/{id}/earlier?beforeId={id}&seqBelow={id}'];
 
 function pick<T>(list: readonly T[], n: number): T {
   return list[n % list.length]!;
@@ -111,4 +111,20 @@ it('1,000 hostile requests: no 5xx, nothing written outside sessions/, and the s
   expect(await readdir(join(parent, 'sessions')).catch(() => [])).toEqual([holdersFolderName]);
   expect((await app.call('GET', '/health')).status).toBe(200);
   expect((await app.call('POST', '/sessions', { userId: 'still-fine' })).status).toBe(201);
+});
+
+it('an older page of the console log: a bad or missing beforeId or seqBelow is a 400 naming it; an unknown session a 404', async () => {
+  const id = '01KC0000000000000000000000';
+  const cases: Array<[string, number, string]> = [
+    ['/inspector/sessions/x/y/earlier', 400, 'beforeId'],
+    ['/inspector/sessions/x/y/earlier?beforeId=../../etc', 400, 'querystring.beforeId'],
+    [`/inspector/sessions/x/y/earlier?beforeId=${id}&seqBelow=5`, 400, 'querystring.seqBelow'],
+    [`/inspector/sessions/x/y/earlier?beforeId=${id}&seqBelow=-1e9`, 400, 'querystring.seqBelow'],
+    [`/inspector/sessions/nobody/here/earlier?beforeId=${id}&seqBelow=-3`, 404, 'nobody/here'],
+  ];
+  for (const [path, status, named] of cases) {
+    const res = await app.call('GET', path);
+    expect(res.status, path).toBe(status);
+    expect(String((res.body as { message?: string }).message), path).toContain(named);
+  }
 });

@@ -47,6 +47,10 @@ const app = {
   cluster: null,
   /** A bulk action under way: its buttons wait until it is done. */
   bulkRunning: false,
+  /** Where the selected session's older log starts in the outbox (the feed's nextBeforeId); null: nothing older. */
+  earlierFrom: /** @type {string | null} */ (null),
+  /** Aborts the bulk action under way (its Cancel button); null when none runs. */
+  bulkCancel: /** @type {AbortController | null} */ (null),
 };
 
 async function api(path, init = {}) {
@@ -263,6 +267,8 @@ async function followSession(key) {
   app.sessionAbort?.abort();
   const controller = new AbortController();
   app.sessionAbort = controller;
+  app.earlierFrom = null;
+  renderEarlier();
   const [userId, sessionId] = key.split('/');
   try {
     await readStream(`/inspector/sessions/${encodeURIComponent(userId)}/${encodeURIComponent(sessionId)}/feed`, app.apiKey, controller.signal, (type, data) => {
@@ -273,6 +279,8 @@ async function followSession(key) {
       }
       if (type === 'history') {
         app.log.reset(data.entries);
+        app.earlierFrom = data.nextBeforeId ?? null;
+        renderEarlier();
         app.context = data.context;
         app.taken = app.log.lastTransition();
       }
@@ -292,6 +300,35 @@ async function followSession(key) {
   }
   // The stream ended while the fleet is still live (a restart of this session's feed): follow again.
   if (!controller.signal.aborted && app.online && app.selected === key) setTimeout(() => app.selected === key && app.online && followSession(key), 1000);
+}
+
+/** Older pages a click may read when they hold only entries this process shows already (its own events). */
+const earlierPagesPerClick = 10;
+
+function renderEarlier() {
+  $button('log-earlier').hidden = app.earlierFrom === null;
+}
+
+/** "Load earlier entries": the next older page of the selected session's log, from the outbox. */
+async function loadEarlier() {
+  const key = app.selected;
+  const button = $button('log-earlier');
+  if (!key || app.earlierFrom === null || button.disabled) return;
+  button.disabled = true;
+  try {
+    for (let page = 0; page < earlierPagesPerClick && app.earlierFrom !== null; page++) {
+      const query = new URLSearchParams({ beforeId: app.earlierFrom, seqBelow: String(app.log.lowestSeq()) });
+      const res = await api(`/inspector${pathOf(key)}/earlier?${query}`);
+      const older = await res.json();
+      if (app.selected !== key) return;
+      app.log.prependEarlier(older.entries);
+      app.earlierFrom = older.nextBeforeId;
+      if (older.entries.length > 0) break;
+    }
+  } finally {
+    button.disabled = false;
+    renderEarlier();
+  }
 }
 
 function seconds(ms) {
@@ -504,6 +541,9 @@ function renderBulk() {
   shortcut.hidden = backingOff === 0;
   shortcut.textContent = `Restart every session backing off (${backingOff})`;
   shortcut.disabled = !app.online || app.bulkRunning;
+  const cancel = $button('bulk-cancel');
+  cancel.hidden = !app.bulkRunning;
+  cancel.disabled = app.bulkCancel?.signal.aborted ?? true;
 }
 
 /** One session's action for a bulk run; a 401 says stop (every other request would be refused too). */
@@ -530,22 +570,28 @@ async function runBulk(action, keys, what) {
   if (!(await confirmAction(`${verb} ${sessionCount(keys.length)}${what}? ${consequence}`, `${verb} ${sessionCount(keys.length)}`))) return;
   const result = $('bulk-result');
   result.classList.remove('failed');
+  const cancel = new AbortController();
   app.bulkRunning = true;
+  app.bulkCancel = cancel;
   renderBulk();
-  const progress = ({ done, failed }) => (result.textContent = `${doing} ${done + failed} of ${keys.length}…`);
+  const progress = ({ done, failed }) =>
+    (result.textContent = `${doing} ${done + failed} of ${keys.length}…${cancel.signal.aborted ? ' cancelling: waiting for the requests already sent' : ''}`);
   progress({ done: 0, failed: 0 });
   try {
-    const outcome = await runPaced(keys, (key) => postAction(key, action), { onProgress: progress });
+    const outcome = await runPaced(keys, (key) => postAction(key, action), { onProgress: progress, signal: cancel.signal });
     result.textContent = summary(action, outcome);
     result.classList.toggle('failed', outcome.failed.length > 0 || outcome.skipped.length > 0);
     result.dataset.done = String(outcome.done.length);
     result.dataset.failed = String(outcome.failed.length);
     app.list.setChecked(outcome.done, false);
-    // Whatever the run was (checked rows or every one backing off), what failed is left checked: a second try is one click.
-    app.list.setChecked(outcome.failed.map((f) => f.key).filter((key) => app.fleet.sessions.has(key)), true);
+    // Whatever the run was (checked rows or every one backing off), what failed or was cancelled
+    // before its turn is left checked: going on is one click.
+    const left = [...outcome.failed.map((f) => f.key), ...outcome.skipped];
+    app.list.setChecked(left.filter((key) => app.fleet.sessions.has(key)), true);
     if (outcome.halted?.status === 401) onUnauthorized();
   } finally {
     app.bulkRunning = false;
+    app.bulkCancel = null;
     renderBulk();
   }
 }
@@ -659,6 +705,10 @@ function wire() {
   const bulkFailed = (error) => (error?.status === 401 ? onUnauthorized() : say(String(error?.message ?? error), true));
   $input('check-shown').addEventListener('change', () => app.list.setChecked(shownKeys(), $input('check-shown').checked));
   $('bulk-clear').addEventListener('click', () => app.list.setChecked([...app.list.checked], false));
+  $('bulk-cancel').addEventListener('click', () => {
+    app.bulkCancel?.abort();
+    renderBulk();
+  });
   for (const id of ['bulk-stop', 'bulk-restart']) {
     const action = $button(id).dataset.bulk;
     $(id).addEventListener('click', () => runBulk(action, [...app.list.checked], ' (the checked ones)').catch(bulkFailed));
@@ -671,6 +721,9 @@ function wire() {
       renderSession();
     },
   });
+  $('log-earlier').addEventListener('click', () =>
+    loadEarlier().catch((error) => (error?.status === 401 ? onUnauthorized() : say(`Earlier entries: ${error?.message ?? error}`, true))),
+  );
   $input('search').addEventListener('input', () => paintFleet());
   $select('state-filter').addEventListener('change', () => paintFleet());
   $('show-ticks').addEventListener('change', (event) => app.log.setShowTicks(/** @type {HTMLInputElement} */ (event.target).checked));

@@ -27,15 +27,18 @@ export const sessionCount = (n) => `${n} session${n === 1 ? '' : 's'}`;
  * Runs act(key) for every key, at most `concurrency` at once, in the order given.
  * onProgress({done, failed}) after each answer. A failure is counted and the run goes
  * on; an error with `stop: true` (a 401: the key was refused) ends it, and the keys
- * never tried are returned as `skipped`. Resolves with {done, failed: [{key, error}], skipped}.
+ * never tried are returned as `skipped`. An aborted `signal` (the operator's Cancel)
+ * ends it the same way: no new request is sent, and the ones already sent are awaited —
+ * the service may have acted on them, so the summary counts what really happened.
+ * Resolves with {done, failed: [{key, error}], skipped, halted, cancelled}.
  */
-export async function runPaced(keys, act, { concurrency = bulkConcurrency, onProgress = (_progress) => {} } = {}) {
+export async function runPaced(keys, act, { concurrency = bulkConcurrency, onProgress = (_progress) => {}, signal = undefined } = {}) {
   let next = 0;
   let halted = null;
   const done = [];
   const failed = [];
   const worker = async () => {
-    while (next < keys.length && !halted) {
+    while (next < keys.length && !halted && !signal?.aborted) {
       const key = keys[next++];
       try {
         await act(key);
@@ -48,13 +51,17 @@ export async function runPaced(keys, act, { concurrency = bulkConcurrency, onPro
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
-  return { done, failed, skipped: keys.slice(next), halted };
+  const skipped = keys.slice(next);
+  return { done, failed, skipped, halted, cancelled: skipped.length > 0 && Boolean(signal?.aborted) };
 }
 
-/** "Restart: 37 done", "Stop: 2 done, 1 failed (first: a/b: session a/b is terminated)". */
-export function summary(action, { done, failed, skipped }) {
+/**
+ * "Restart: 37 done", "Stop: 2 done, 1 failed (first: a/b: session a/b is terminated)",
+ * "Restart: 4 done, 36 not tried (cancelled)".
+ */
+export function summary(action, { done, failed, skipped, cancelled = false }) {
   const parts = [`${done.length} done`];
   if (failed.length > 0) parts.push(`${failed.length} failed (first: ${failed[0].key}: ${failed[0].error?.message ?? failed[0].error})`);
-  if (skipped.length > 0) parts.push(`${skipped.length} not tried`);
+  if (skipped.length > 0) parts.push(`${skipped.length} not tried${cancelled ? ' (cancelled)' : ''}`);
   return `${bulkActions[action].verb}: ${parts.join(', ')}`;
 }

@@ -40,6 +40,20 @@ export class SessionLog {
     this.render();
   }
 
+  /**
+   * Older entries (oldest first) before the ones held: an earlier page from the outbox.
+   * Kept beyond maxEntries: the operator asked for them; new live entries push them out first.
+   */
+  prependEarlier(entries) {
+    this.entries.unshift(...entries);
+    this.render();
+  }
+
+  /** The smallest seq held (0 when none is below it): an older page's seqs end below it. */
+  lowestSeq() {
+    return Math.min(0, ...this.entries.map((e) => e.seq));
+  }
+
   add(entry) {
     this.entries.push(entry);
     if (this.entries.length > maxEntries) this.entries.splice(0, this.entries.length - maxEntries);
