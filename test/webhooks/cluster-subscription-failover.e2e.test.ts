@@ -114,7 +114,7 @@ it('(b) SIGKILL the node delivering a subscription while its receiver is down: e
   await waitUntil(() => ['ana', 'ben'].every((userId) => receiver.received.some((r) => r.event.userId === userId)), 20_000);
 
   // The receiver goes down; more events are stored and wait for it.
-  await receiver.stop();
+  await receiver.down();
   const beforeCut = receiver.received.map((r) => r.event.id);
   for (const userId of ['cid', 'dot', 'eve']) await createSession(victim, userId);
   await waitUntil(async () => {

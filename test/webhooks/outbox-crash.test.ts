@@ -23,7 +23,7 @@ beforeAll(async () => {
   dir = await tempSessionsDir();
   for (const name of ['a', 'b']) await writeBaileysAuthFolder(dir, 'crash', name, `1555000770${name.charCodeAt(0) - 97}`, 2);
   await receiver.start();
-  await receiver.stop(); // its port, refusing connections for now
+  await receiver.down(); // its port, resetting every connection for now
 });
 afterAll(async () => {
   for (const p of running) p.child.kill('SIGKILL');

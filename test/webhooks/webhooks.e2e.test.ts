@@ -91,7 +91,7 @@ it('every session event type arrives, signed, verifiable with the README recipe;
 
 it('receiver down, then up: every event arrives once, in order', async () => {
   const { dir, receiver } = await setup();
-  await receiver.stop(); // the port now refuses connections
+  await receiver.down(); // every connection to its port is reset
   const svc = await start(dir, { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: webhookSecret });
   for (const userId of ['u1', 'u2', 'u3']) await svc.call('POST', '/sessions', { userId });
   await svc.call('POST', '/sessions/u2/default/stop');

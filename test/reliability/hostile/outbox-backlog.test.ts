@@ -21,7 +21,7 @@ const running: Array<Awaited<ReturnType<typeof startWebhookService>>> = [];
 beforeAll(async () => {
   dir = await tempSessionsDir();
   await receiver.start();
-  await receiver.stop(); // its port, refusing connections
+  await receiver.down(); // its port, resetting every connection
 });
 afterAll(async () => {
   for (const svc of running) await svc.service.stop().catch(() => undefined);

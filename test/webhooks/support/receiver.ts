@@ -23,13 +23,22 @@ export class Receiver {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   private readonly hanging = new Set<ServerResponse>();
+  private isDown = false;
   port = 0;
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /**
+   * Up, on `port` (any free one the first time). After down() the same server comes up again:
+   * its port was never let go.
+   */
   async start(port = this.port): Promise<this> {
+    if (this.server && this.isDown) {
+      this.isDown = false;
+      return this;
+    }
     const server = createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -46,6 +55,7 @@ export class Receiver {
       });
     });
     server.on('connection', (socket) => {
+      if (this.isDown) return void socket.resetAndDestroy();
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
@@ -55,10 +65,23 @@ export class Receiver {
     return this;
   }
 
-  /** Down: the port refuses connections until start() again. */
+  /**
+   * Down, as a receiver whose process died: every connection is reset at once, and so are
+   * those in flight, until start() again. The port stays bound: a closed one could be taken
+   * by the next server asking for any free port (the service under test, even), and the
+   * webhook would then reach that server instead of failing.
+   */
+  async down(): Promise<void> {
+    this.isDown = true;
+    for (const socket of this.sockets) socket.resetAndDestroy();
+    this.hanging.clear();
+  }
+
+  /** Gone for good: the server is closed and its port let go (a test's cleanup). */
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
+    this.isDown = false;
     if (!server) return;
     for (const socket of this.sockets) socket.destroy();
     this.hanging.clear();
