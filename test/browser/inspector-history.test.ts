@@ -141,9 +141,10 @@ it('"Load earlier entries" pages back through the outbox past the first 100, to 
   app = await startConsoleService({ sessionsDir: dir, outcome });
   try {
     await app.create('long', 'main');
+    await app.create('calm', 'main');
     await expect.poll(async () => top(await statusOf('long', 'main'))).toBe('open');
-    // Each restart is a stop and a start: several transitions each, well past one page of 100.
-    const restarts = 45;
+    // Each restart is a stop and a start: three status events each, past two pages of 100.
+    const restarts = 70;
     for (let i = 0; i < restarts; i++) {
       expect((await app.call('POST', '/sessions/long/main/restart')).status).toBeLessThan(300);
       await expect.poll(async () => top(await statusOf('long', 'main'))).toBe('open');
@@ -157,15 +158,40 @@ it('"Load earlier entries" pages back through the outbox past the first 100, to 
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     const earlierShown = () => page.locator('#log li.earlier').count();
-    await expect.poll(earlierShown).toBeGreaterThan(0);
+    await expect.poll(earlierShown, { timeout: 10_000 }).toBeGreaterThan(0);
     const firstPage = await earlierShown();
     expect(firstPage).toBeLessThanOrEqual(100);
     const more = page.locator('#log-earlier');
     expect(await more.isVisible()).toBe(true);
+
+    // The second page, as asked.
+    await more.click();
+    await expect.poll(earlierShown, { timeout: 10_000 }).toBeGreaterThan(firstPage);
+    expect(await more.isVisible()).toBe(true);
+
+    // The third is asked for; before it comes, the operator looks at another session and back, so the log
+    // starts again from the first page. The late page belongs to the log it was asked for: it is dropped,
+    // never joined to the new first page with the second missing between them.
+    const held: Array<() => Promise<void>> = [];
+    const earlierPage = (url: URL) => url.pathname.endsWith('/earlier');
+    await page.route(earlierPage, (route) => void held.push(() => route.continue()));
+    await more.click();
+    await expect.poll(() => held.length, { timeout: 10_000 }).toBe(1);
+    await page.locator('#search').fill('calm');
+    await page.locator('#fleet-list .row[data-key="calm/main"]').click();
+    await expect.poll(() => page.locator('#chart-title').textContent()).toBe('calm/main');
+    await page.locator('#search').fill('long');
+    await page.locator('#fleet-list .row[data-key="long/main"]').click();
+    await expect.poll(earlierShown, { timeout: 10_000 }).toBe(firstPage);
+    for (const release of held) await release();
+    await page.unroute(earlierPage);
+    await expect.poll(() => more.isEnabled(), { timeout: 10_000 }).toBe(true);
+    expect(await earlierShown()).toBe(firstPage);
+
     for (let clicks = 0; clicks < 20 && (await more.isVisible()); clicks++) {
       const before = await earlierShown();
       await more.click();
-      await expect.poll(async () => (await earlierShown()) > before || !(await more.isVisible())).toBe(true);
+      await expect.poll(async () => (await earlierShown()) > before || !(await more.isVisible()), { timeout: 10_000 }).toBe(true);
     }
     expect(await more.isVisible()).toBe(false);
 
@@ -186,4 +212,38 @@ it('"Load earlier entries" pages back through the outbox past the first 100, to 
     await app.service.stop();
     await removeDir(dir);
   }
-}, 90_000);
+}, 120_000);
+
+it('the page’s log holds 400 entries plus the pages loaded: timer ticks go first, and losing its oldest transition ends the paging', async () => {
+  dir = await tempDir();
+  app = await startConsoleService({ sessionsDir: dir, outcome });
+  try {
+    const { page } = await openConsole(browser, app.service.url);
+    // The page's own module, on a list of its own: what it keeps, as the page would keep it.
+    const result = await page.evaluate<{ afterTicks: number[]; droppedAfterTicks: number; afterTransition: number[]; dropped: number }>(`(async () => {
+      const { SessionLog, maxEntries } = await import('/inspector/log.js');
+      let dropped = 0;
+      const log = new SessionLog(document.createElement('ol'), { onPick: () => {}, onOldestDropped: () => (dropped += 1) });
+      const at = new Date(0).toISOString();
+      const entry = (seq, kind) => ({ seq, at, kind, event: 'x', label: String(seq), from: 'open', to: 'open' });
+      log.reset(Array.from({ length: maxEntries }, (_, i) => entry(i + 1, i % 2 === 0 ? 'transition' : 'tick')));
+      log.prependEarlier(Array.from({ length: 100 }, (_, i) => ({ ...entry(i - 100, 'transition'), earlier: true })));
+      // 200 new ticks push out the 200 old ticks, never a transition: the loaded page stays.
+      for (let i = 0; i < 200; i++) log.add(entry(maxEntries + 1 + i, 'tick'));
+      const afterTicks = [log.entries.length, log.entries.filter((e) => e.kind === 'tick').length, log.entries[0].seq];
+      const droppedAfterTicks = dropped;
+      // No tick left to go: the next one out is the oldest transition, and the page is told.
+      for (let i = 0; i < 201; i++) log.add(entry(maxEntries + 201 + i, 'transition'));
+      return { afterTicks, droppedAfterTicks, afterTransition: [log.entries.length, log.entries[0].seq], dropped };
+    })()`);
+    expect(result.afterTicks).toEqual([500, 200, -100]);
+    expect(result.droppedAfterTicks).toBe(0);
+    expect(result.dropped).toBeGreaterThan(0);
+    expect(result.afterTransition[0]).toBe(500);
+    expect(result.afterTransition[1]).toBeGreaterThan(-100);
+    await page.close();
+  } finally {
+    await app.service.stop();
+    await removeDir(dir);
+  }
+});

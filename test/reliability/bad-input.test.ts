@@ -43,7 +43,7 @@ const hostileBodies = [
   '{"phoneNumber": 5550100}',
   '\u0000\u0001',
 ];
-const paths = ['/sessions/{id}/default', '/sessions/ok/{id}', '/sessions/{id}/{id}/start', '/sessions/{id}/default/qr', '/sessions/{id}/default/pairing-code', '/sessions/{id}/default/events', '/{id}', '/sessions/{id}/default/{id}', '/inspector/sessions/{id}/x/feed', '/inspector/sessions/x/{id}/earlier?beforeId={id}&seqBelow={id}'];
+const paths = ['/sessions/{id}/default', '/sessions/ok/{id}', '/sessions/{id}/{id}/start', '/sessions/{id}/default/qr', '/sessions/{id}/default/pairing-code', '/sessions/{id}/default/events', '/{id}', '/sessions/{id}/default/{id}', '/inspector/sessions/{id}/x/feed'];
 
 function pick<T>(list: readonly T[], n: number): T {
   return list[n % list.length]!;

@@ -49,6 +49,8 @@ const app = {
   bulkRunning: false,
   /** Where the selected session's older log starts in the outbox (the feed's nextBeforeId); null: nothing older. */
   earlierFrom: /** @type {string | null} */ (null),
+  /** Counts every new start of the log (another session, a feed's `history`): a page read for an older one is dropped. */
+  logGeneration: 0,
   /** Aborts the bulk action under way (its Cancel button); null when none runs. */
   bulkCancel: /** @type {AbortController | null} */ (null),
 };
@@ -240,6 +242,9 @@ function renderBanners(banners) {
 function select(key) {
   if (app.selected === key && app.sessionAbort) return;
   app.selected = key;
+  app.logGeneration += 1;
+  app.earlierFrom = null;
+  renderEarlier();
   history.replaceState(null, '', `#${encodeURIComponent(key)}`);
   app.view = app.fleet.sessions.get(key) ?? null;
   app.past = null;
@@ -278,6 +283,7 @@ async function followSession(key) {
         return renderMessages();
       }
       if (type === 'history') {
+        app.logGeneration += 1;
         app.log.reset(data.entries);
         app.earlierFrom = data.nextBeforeId ?? null;
         renderEarlier();
@@ -312,6 +318,7 @@ function renderEarlier() {
 /** "Load earlier entries": the next older page of the selected session's log, from the outbox. */
 async function loadEarlier() {
   const key = app.selected;
+  const generation = app.logGeneration;
   const button = $button('log-earlier');
   if (!key || app.earlierFrom === null || button.disabled) return;
   button.disabled = true;
@@ -320,7 +327,8 @@ async function loadEarlier() {
       const query = new URLSearchParams({ beforeId: app.earlierFrom, seqBelow: String(app.log.lowestSeq()) });
       const res = await api(`/inspector${pathOf(key)}/earlier?${query}`);
       const older = await res.json();
-      if (app.selected !== key) return;
+      // Another session, or the same one's log started again (its feed reconnected): this page belongs to neither.
+      if (app.logGeneration !== generation) return;
       app.log.prependEarlier(older.entries);
       app.earlierFrom = older.nextBeforeId;
       if (older.entries.length > 0) break;
@@ -715,6 +723,10 @@ function wire() {
   }
   $('restart-backing-off').addEventListener('click', () => runBulk('restart', backingOffKeys(), ' backing off').catch(bulkFailed));
   app.log = new SessionLog($('log'), {
+    onOldestDropped: () => {
+      app.earlierFrom = null;
+      renderEarlier();
+    },
     onPick: (entry) => {
       app.past = entry;
       app.log.setPicked(entry.seq);

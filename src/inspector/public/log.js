@@ -26,26 +26,29 @@ export function formatDateTime(iso) {
 }
 
 export class SessionLog {
-  constructor(list, { onPick }) {
+  /** onOldestDropped(): the oldest transition held had to go (the log is full), so an older page would not join it. */
+  constructor(list, { onPick, onOldestDropped = () => {} }) {
     this.list = list;
     this.onPick = onPick;
+    this.onOldestDropped = onOldestDropped;
     this.entries = [];
+    /** Entries the operator loaded with "Load earlier entries": the log holds that many more than maxEntries. */
+    this.loaded = 0;
     this.showTicks = false;
     this.picked = null;
   }
 
   reset(entries) {
     this.entries = entries.slice(-maxEntries);
+    this.loaded = 0;
     this.picked = null;
     this.render();
   }
 
-  /**
-   * Older entries (oldest first) before the ones held: an earlier page from the outbox.
-   * Kept beyond maxEntries: the operator asked for them; new live entries push them out first.
-   */
+  /** Older entries (oldest first) before the ones held: an earlier page from the outbox. */
   prependEarlier(entries) {
     this.entries.unshift(...entries);
+    this.loaded += entries.length;
     this.render();
   }
 
@@ -54,12 +57,24 @@ export class SessionLog {
     return Math.min(0, ...this.entries.map((e) => e.seq));
   }
 
+  /**
+   * A live entry. Past maxEntries (plus what was loaded) the oldest timer tick goes first —
+   * ticks are never in the outbox, transitions are the history; only a log of transitions
+   * alone loses its oldest one, and then says so (onOldestDropped), since an older page
+   * would no longer join what is held.
+   */
   add(entry) {
     this.entries.push(entry);
-    if (this.entries.length > maxEntries) this.entries.splice(0, this.entries.length - maxEntries);
+    let redraw = false;
+    while (this.entries.length > maxEntries + this.loaded) {
+      const tick = this.entries.findIndex((e) => e.kind === 'tick');
+      const [gone] = this.entries.splice(tick === -1 ? 0 : tick, 1);
+      if (gone.kind === 'transition') this.onOldestDropped();
+      redraw ||= gone.kind === 'transition' || this.showTicks;
+    }
+    if (redraw) return this.render();
     if (entry.kind === 'tick' && !this.showTicks) return;
     this.list.prepend(this.item(entry));
-    while (this.list.children.length > maxEntries) this.list.lastChild.remove();
   }
 
   setShowTicks(show) {
