@@ -45,13 +45,11 @@ const app = {
   pendingSelect: null,
   /** The cluster view (GET /cluster); hidden on a file store. */
   cluster: null,
-  /** A bulk action under way: its buttons wait until it is done. */
-  bulkRunning: false,
   /** Where the selected session's older log starts in the outbox (the feed's nextBeforeId); null: nothing older. */
   earlierFrom: /** @type {string | null} */ (null),
   /** Counts every new start of the log (another session, a feed's `history`): a page read for an older one is dropped. */
   logGeneration: 0,
-  /** Aborts the bulk action under way (its Cancel button); null when none runs. */
+  /** The bulk action under way, as its Cancel; null when none runs (its buttons wait until it is done). */
   bulkCancel: /** @type {AbortController | null} */ (null),
 };
 
@@ -272,8 +270,6 @@ async function followSession(key) {
   app.sessionAbort?.abort();
   const controller = new AbortController();
   app.sessionAbort = controller;
-  app.earlierFrom = null;
-  renderEarlier();
   const [userId, sessionId] = key.split('/');
   try {
     await readStream(`/inspector/sessions/${encodeURIComponent(userId)}/${encodeURIComponent(sessionId)}/feed`, app.apiKey, controller.signal, (type, data) => {
@@ -543,14 +539,15 @@ function renderBulk() {
   const hidden = checked - shownChecked;
   $('checked-count').textContent = checked === 0 ? '' : `${checked} checked${hidden > 0 ? ` (${hidden} not listed)` : ''}`;
   for (const id of ['bulk-stop', 'bulk-restart', 'bulk-clear']) $button(id).hidden = checked === 0;
-  for (const id of ['bulk-stop', 'bulk-restart']) $button(id).disabled = !app.online || app.bulkRunning;
+  const running = app.bulkCancel !== null;
+  for (const id of ['bulk-stop', 'bulk-restart']) $button(id).disabled = !app.online || running;
   const backingOff = backingOffKeys().length;
   const shortcut = $button('restart-backing-off');
   shortcut.hidden = backingOff === 0;
   shortcut.textContent = `Restart every session backing off (${backingOff})`;
-  shortcut.disabled = !app.online || app.bulkRunning;
+  shortcut.disabled = !app.online || running;
   const cancel = $button('bulk-cancel');
-  cancel.hidden = !app.bulkRunning;
+  cancel.hidden = !running;
   cancel.disabled = app.bulkCancel?.signal.aborted ?? true;
 }
 
@@ -573,13 +570,12 @@ async function postAction(key, action) {
  * the fleet moves meanwhile. Failed sessions are left checked, so trying them again is one click.
  */
 async function runBulk(action, keys, what) {
-  if (keys.length === 0 || app.bulkRunning) return;
+  if (keys.length === 0 || app.bulkCancel !== null) return;
   const { verb, doing, consequence } = bulkActions[action];
   if (!(await confirmAction(`${verb} ${sessionCount(keys.length)}${what}? ${consequence}`, `${verb} ${sessionCount(keys.length)}`))) return;
   const result = $('bulk-result');
   result.classList.remove('failed');
   const cancel = new AbortController();
-  app.bulkRunning = true;
   app.bulkCancel = cancel;
   renderBulk();
   const progress = ({ done, failed }) =>
@@ -598,7 +594,6 @@ async function runBulk(action, keys, what) {
     app.list.setChecked(left.filter((key) => app.fleet.sessions.has(key)), true);
     if (outcome.halted?.status === 401) onUnauthorized();
   } finally {
-    app.bulkRunning = false;
     app.bulkCancel = null;
     renderBulk();
   }
