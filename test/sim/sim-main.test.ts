@@ -31,6 +31,14 @@ function runSim(env: Record<string, string>) {
   return { child, stdout, stderr, exited };
 }
 
+/** Waits for a started simulator's two lines; its WebSocket URL and control URL as printed (undefined if never). */
+async function printedUrls(sim: ReturnType<typeof runSim>): Promise<{ simUrl?: string; controlUrl?: string }> {
+  const deadline = Date.now() + 25_000;
+  while (!sim.stdout.some((line) => line.startsWith('Controls: ')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const printed = sim.stdout.join('\n');
+  return { simUrl: /listening on (ws:\/\/\S+)/.exec(printed)?.[1], controlUrl: /Controls: (http:\/\/\S+)/.exec(printed)?.[1] };
+}
+
 it('the defaults are fixed ports, the README’s', () => {
   expect([defaultSimPort, defaultSimControlPort]).toEqual([3900, 3901]);
 });
@@ -44,10 +52,7 @@ it('SIM_PORT already in use: one line naming the port and the variable, exit 1',
 it('SIM_PORT and SIM_CONTROL_PORT choose the ports; the control endpoint answers there', async () => {
   const sim = runSim({ SIM_PORT: '0', SIM_CONTROL_PORT: '0' });
   try {
-    const deadline = Date.now() + 25_000;
-    while (!sim.stdout.some((line) => line.startsWith('Controls: ')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const simUrl = /listening on (ws:\/\/\S+)/.exec(sim.stdout.join('\n'))?.[1];
-    const controlUrl = /Controls: (http:\/\/\S+)/.exec(sim.stdout.join('\n'))?.[1];
+    const { simUrl, controlUrl } = await printedUrls(sim);
     expect(controlUrl).toBeDefined();
     const state = (await (await fetch(`${controlUrl}/state`)).json()) as { url: string };
     expect(state.url).toBe(simUrl);
@@ -61,10 +66,8 @@ it('SIM_PORT and SIM_CONTROL_PORT choose the ports; the control endpoint answers
 it('a client that resets its connection after a refused upgrade does not take the simulator down', async () => {
   const sim = runSim({ SIM_PORT: '0', SIM_CONTROL_PORT: '0' });
   try {
-    const deadline = Date.now() + 25_000;
-    while (!sim.stdout.some((line) => line.startsWith('Controls: ')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const simPort = Number(/listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(sim.stdout.join('\n'))?.[1]);
-    const controlUrl = /Controls: (http:\/\/\S+)/.exec(sim.stdout.join('\n'))?.[1];
+    const { simUrl, controlUrl } = await printedUrls(sim);
+    const simPort = Number(new URL(simUrl!).port);
     const put = await fetch(`${controlUrl}/behaviour`, { method: 'PUT', body: JSON.stringify({ rejectUpgrades: true }) });
     expect(put.status).toBe(200);
 
